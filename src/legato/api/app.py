@@ -1,0 +1,91 @@
+"""The FastAPI app factory: routers, problem+json errors, middleware, OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+
+from legato import __version__
+from legato.api import problems
+from legato.api.middleware import Idempotency, RequestContext
+from legato.api.observability import Metrics
+from legato.api.routers import catalog, ops, orders, quotes
+from legato.api.schemas import Problem
+from legato.bootstrap import Runtime
+from legato.store import queries
+
+_PROBLEM_STATUSES = {
+    "400": "Malformed request",
+    "401": "No API key, or an unknown or revoked one",
+    "403": "The API key lacks the scope this needs",
+    "404": "Not found",
+    "409": "Conflict: an illegal transition, a duplicate, or an Idempotency-Key in flight",
+    "413": "The body is larger than the configured limit",
+    "422": "Invalid input: each field named by JSON path and pointer",
+}
+
+_INDEX = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Legato</title>
+<style>body{font:16px system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1d2433}
+a{color:#2450b2}code{background:#eef1f6;padding:.1rem .3rem;border-radius:3px}</style></head>
+<body><h1>Legato</h1><p>Every order from every channel, in one managed lifecycle.</p>
+<ul><li><a href="/docs">API reference (OpenAPI)</a></li><li><a href="/healthz">/healthz</a> ·
+<a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></li></ul>
+<p>Call the API with <code>Authorization: Bearer &lt;key&gt;</code>; <code>legato apikey create</code>
+makes a key.</p></body></html>"""
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="Legato",
+        version=__version__,
+        description="Multichannel order management. Errors are RFC 9457 problem+json with a stable `code`.",
+        openapi_url="/openapi.json",
+    )
+    app.state.runtime = rt
+    app.state.metrics = Metrics(lambda: queries.outbox_backlog(rt.engine)) if rt.settings.metrics_enabled else None
+    problems.install(app)
+    for r in (orders.router, quotes.router, catalog.router, ops.router):
+        app.include_router(r)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(_INDEX)
+
+    app.add_middleware(Idempotency, engine=rt.engine)
+    app.add_middleware(RequestContext, max_body=rt.settings.max_body_bytes, metrics=app.state.metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """Every operation documents its problem+json answers, with one Problem schema."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, ops in spec.get("paths", {}).items():
+        for method, op in ops.items():
+            responses = op.setdefault("responses", {})
+            public = path in ("/healthz", "/readyz", "/metrics")
+            for status, text in _PROBLEM_STATUSES.items():
+                if public and status not in ("400", "404"):
+                    continue
+                if not public or status in responses:
+                    responses[status] = {"description": text, "content": ref}
+            if "503" in responses:
+                responses["503"] = {"description": "not ready", "content": ref}
+            if method in ("post", "put", "patch") and not public:
+                op.setdefault("parameters", []).append({
+                    "name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": {"type": "string", "maxLength": 255},
+                    "description": "replays the first response for the same key and body; 422 for another body",
+                })
+    app.openapi_schema = spec
+    return spec

@@ -1,0 +1,187 @@
+"""ASGI middleware (plain ASGI, not BaseHTTPMiddleware, to stay off the hot path's back):
+
+* ``RequestContext``: request id (taken from X-Request-ID if sane, else made), a body
+  size limit (413 as problem+json), one JSON log line and one latency sample per request.
+* ``Idempotency``: the ``Idempotency-Key`` header on POST/PUT/PATCH replays the first
+  response for the same key and body, and answers 422 for the same key with another body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from legato.api.context import request_id
+from legato.api.problems import PROBLEM_JSON
+from legato.store import apikeys
+
+log = logging.getLogger("legato.http")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _problem_bytes(status: int, code: str, title: str, detail: str, path: str) -> bytes:
+    return json.dumps({"type": f"urn:legato:problem:{code}", "title": title, "status": status, "detail": detail,
+                       "instance": path, "code": code, "request_id": request_id.get(), "errors": []}).encode()
+
+
+async def _send_problem(send: Send, status: int, body: bytes, rid: str | None) -> None:
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    if rid:
+        headers.append((b"x-request-id", rid.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Any | None) -> None:
+        self.app, self.max_body, self.metrics = app, max_body, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+        path = scope.get("path", "")
+        try:
+            declared = dict(scope["headers"]).get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+                status = 413
+                await _send_problem(send, 413, _problem_bytes(
+                    413, "payload_too_large", "Payload too large",
+                    f"the body is larger than {self.max_body} bytes", path), rid)
+                return
+            seen = 0
+
+            async def limited_receive() -> Message:
+                nonlocal seen
+                message = await receive()
+                if message["type"] == "http.request":
+                    seen += len(message.get("body", b""))
+                    if seen > self.max_body:
+                        raise _TooLarge
+                return message
+
+            async def send_with_id(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    message.setdefault("headers", [])
+                    message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                await send(message)
+
+            try:
+                await self.app(scope, limited_receive, send_with_id)
+            except _TooLarge:
+                status = 413
+                await _send_problem(send, 413, _problem_bytes(
+                    413, "payload_too_large", "Payload too large",
+                    f"the body is larger than {self.max_body} bytes", path), rid)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            if self.metrics is not None:
+                self.metrics.latency.labels(scope.get("method", ""), template, str(status)).observe(elapsed)
+            log.info("request", extra={"method": scope.get("method"), "path": path, "route": template,
+                                       "status": status, "duration_ms": round(elapsed * 1000, 2)})
+            request_id.reset(token)
+
+
+_IDEMPOTENT_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class Idempotency:
+    def __init__(self, app: ASGIApp, *, engine: Any) -> None:
+        self.app, self.engine = app, engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in _IDEMPOTENT_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        key = headers.get(b"idempotency-key", b"").decode("latin-1").strip()
+        if not key:
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if len(key) > 255:
+            await _send_problem(send, 422, _problem_bytes(422, "validation", "The request is not valid",
+                                                          "Idempotency-Key is longer than 255 characters", path),
+                                request_id.get())
+            return
+        presented = _presented(headers)
+        api_key = await run_in_threadpool(apikeys.authenticate, self.engine, presented) if presented else None
+        if api_key is None:  # let the route answer 401 as usual
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        claim = await run_in_threadpool(apikeys.begin_idempotent, self.engine, api_key.id, key, scope["method"], path, body)
+        if claim.state == "replay":
+            payload = (claim.body or "").encode()
+            ctype = PROBLEM_JSON if (claim.status_code or 200) >= 400 else "application/json"
+            await send({"type": "http.response.start", "status": claim.status_code,
+                        "headers": [(b"content-type", ctype.encode()),
+                                    (b"content-length", str(len(payload)).encode()),
+                                    (b"idempotent-replayed", b"true")]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        if claim.state in ("mismatch", "in_flight"):
+            status, code, detail = (
+                (422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
+                if claim.state == "mismatch" else
+                (409, "idempotency_key_in_flight", "a request with this Idempotency-Key is still being processed")
+            )
+            await _send_problem(send, status, _problem_bytes(status, code, "Idempotency-Key conflict", detail, path),
+                                request_id.get())
+            return
+
+        sent = False
+
+        async def replay_receive() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        captured: dict[str, Any] = {"status": 500, "body": b""}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                captured["body"] += message.get("body", b"")
+            await send(message)
+
+        try:
+            await self.app(scope, replay_receive, capture)
+        finally:
+            await run_in_threadpool(apikeys.finish_idempotent, self.engine, claim.record_id or 0, captured["status"],
+                                      captured["body"].decode("utf-8", "replace"))
+
+
+def _presented(headers: dict[bytes, bytes]) -> str | None:
+    auth = headers.get(b"authorization", b"").decode("latin-1")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return headers.get(b"x-api-key", b"").decode("latin-1") or None

@@ -1,0 +1,415 @@
+"""Request and response shapes of the REST API (pydantic v2).
+
+Money and quantities travel as decimal strings ("12.50") in responses and are
+accepted as strings or JSON numbers in requests; they are never floats inside.
+Every text field refuses control characters (a NUL byte would be a silent data loss
+on PostgreSQL) and every number is bounded, so no input reaches the database that it
+cannot store.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from legato.domain.catalog import ChannelType, OnNoMatch, PricelistKind, PricePolicy
+from legato.domain.lifecycle import FulfilmentStatus, InvoiceStatus, OrderStatus, PaymentStatus
+from legato.domain.quote import QuoteStatus
+
+
+def _no_control(value: str) -> str:
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 - reads as a type
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length),
+                     AfterValidator(_no_control)]
+
+
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
+Quantity = Annotated[Decimal, Field(gt=0, le=1_000_000, max_digits=12, decimal_places=4)]
+Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=8, decimal_places=6)]
+Measure = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=3)]
+Scalar = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_control)] | bool | int
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control)]
+Properties = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Scalar],
+                       Field(max_length=50)]
+Priority = Annotated[int, Field(ge=-1000, le=1000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddressIn(Strict):
+    name: Text(200) | None = None  # type: ignore[valid-type]
+    company: Text(200) | None = None  # type: ignore[valid-type]
+    line1: Text(300) | None = None  # type: ignore[valid-type]
+    line2: Text(300) | None = None  # type: ignore[valid-type]
+    city: Text(120) | None = None  # type: ignore[valid-type]
+    region: Text(120) | None = None  # type: ignore[valid-type]
+    postcode: Text(20) | None = None  # type: ignore[valid-type]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    phone: Text(32) | None = None  # type: ignore[valid-type]
+    email: Text(254) | None = None  # type: ignore[valid-type]
+
+
+class CustomerIn(Strict):
+    """How the order names its customer; the channel's matching keys decide which count."""
+
+    name: Text(200) | None = None  # type: ignore[valid-type]
+    email: Text(254) | None = None  # type: ignore[valid-type]
+    phone: Text(32) | None = None  # type: ignore[valid-type]
+    code: Text(40) | None = None  # type: ignore[valid-type]
+    erp_ref: Text(64) | None = None  # type: ignore[valid-type]
+    properties: Properties = Field(default_factory=dict)
+
+
+class LineIn(Strict):
+    sku: Sku
+    quantity: Quantity
+    unit_price: Amount | None = Field(None, description="used only by channels whose price policy is trust")
+    name: Text(300) | None = None  # type: ignore[valid-type]
+    discount: Amount = Decimal(0)
+    tax_rate: Rate = Decimal(0)
+
+
+class DraftIn(Strict):
+    channel: Code
+    currency: Currency | None = Field(None, description="default: the account's currency, else the channel's")
+    customer: CustomerIn | None = None
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=1000)]
+    billing_address: AddressIn | None = None
+    shipping_address: AddressIn | None = None
+    shipping: Amount = Decimal(0)
+    shipping_tax_rate: Rate = Decimal(0)
+    notes: Text(5000) | None = None  # type: ignore[valid-type]
+
+
+class OrderIn(DraftIn):
+    external_reference: Text(255, 1) | None = Field(  # type: ignore[valid-type]
+        None, description="the channel's own order id; the same one twice returns the first order")
+    priority: Priority = 0
+    tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
+    status: Literal["created", "pending_approval", "on_hold"] = "created"
+
+
+class QuoteIn(DraftIn):
+    valid_until: date | None = None
+
+
+class TransitionIn(Strict):
+    to: OrderStatus
+    reason: Text(1000) | None = None  # type: ignore[valid-type]
+
+
+class TrackIn(Strict):
+    track: Literal["payment", "fulfilment", "invoice"]
+    to: PaymentStatus | FulfilmentStatus | InvoiceStatus
+    reason: Text(1000) | None = None  # type: ignore[valid-type]
+
+
+class OrderPatch(Strict):
+    priority: Priority | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] | None = None
+    notes: Text(5000) | None = None  # type: ignore[valid-type]
+    billing_address: AddressIn | None = None
+    shipping_address: AddressIn | None = None
+    reason: Text(1000) | None = None  # type: ignore[valid-type]
+
+
+class QuoteTransitionIn(Strict):
+    to: Literal["draft", "sent", "accepted", "declined", "expired"]
+    reason: Text(1000) | None = None  # type: ignore[valid-type]
+
+
+# --- responses -------------------------------------------------------------------
+
+
+class LineOut(BaseModel):
+    line_no: int
+    sku: str
+    name: str
+    quantity: Decimal
+    unit_price: Decimal
+    price_source: str = Field(description="contract:<CODE>, product, channel or quote:<NUMBER>")
+    discount: Decimal
+    tax_rate: Decimal
+    amount: Decimal
+    tax: Decimal
+    total: Decimal
+    status: str
+
+
+class TotalsOut(BaseModel):
+    subtotal: Decimal
+    discount: Decimal
+    shipping: Decimal
+    tax: Decimal
+    grand_total: Decimal
+
+
+class CustomerOut(BaseModel):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    code: str | None = None
+    erp_ref: str | None = None
+
+
+class TimelineOut(BaseModel):
+    at: datetime
+    actor: str
+    kind: str
+    reason: str | None = None
+    from_value: str | None = Field(None, alias="from")
+    to_value: str | None = Field(None, alias="to")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class OrderOut(BaseModel):
+    id: int
+    number: str
+    channel: str
+    external_reference: str | None
+    account: str | None
+    customer: CustomerOut
+    currency: str
+    status: OrderStatus
+    held_from: OrderStatus | None
+    allowed_transitions: list[OrderStatus]
+    payment_status: PaymentStatus
+    fulfilment_status: FulfilmentStatus
+    invoice_status: InvoiceStatus
+    priority: int
+    tags: list[str]
+    notes: str | None
+    billing_address: dict[str, Any] | None
+    shipping_address: dict[str, Any] | None
+    lines: list[LineOut]
+    totals: TotalsOut
+    quote_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    timeline: list[TimelineOut]
+
+
+class OrderSummaryOut(BaseModel):
+    id: int
+    number: str
+    channel: str
+    channel_type: str
+    external_reference: str | None
+    account: str | None
+    customer_name: str | None
+    customer_email: str | None
+    currency: str
+    grand_total: Decimal
+    status: OrderStatus
+    payment_status: PaymentStatus
+    fulfilment_status: FulfilmentStatus
+    invoice_status: InvoiceStatus
+    priority: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderPage(BaseModel):
+    items: list[OrderSummaryOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+
+
+class QuoteOut(BaseModel):
+    id: int
+    number: str
+    channel: str
+    account: str | None
+    customer: CustomerOut
+    currency: str
+    status: QuoteStatus
+    lines: list[LineOut]
+    totals: TotalsOut
+    valid_until: date | None
+    notes: str | None
+    billing_address: dict[str, Any] | None
+    shipping_address: dict[str, Any] | None
+    order_id: int | None
+    order_number: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class QuoteSummaryOut(BaseModel):
+    id: int
+    number: str
+    channel: str
+    account: str | None
+    customer_name: str | None
+    currency: str
+    grand_total: Decimal
+    status: QuoteStatus
+    valid_until: date | None
+    order_id: int | None
+    created_at: datetime
+
+
+class QuotePage(BaseModel):
+    items: list[QuoteSummaryOut]
+    next_cursor: str | None
+
+
+class ConversionOut(BaseModel):
+    quote: QuoteOut
+    order: OrderOut
+
+
+class ChannelSettingsIn(Strict):
+    match_keys: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=73)]],
+                          Field(min_length=1, max_length=10)] = Field(
+        default_factory=lambda: ["email", "code", "phone"],
+        description="email, code, phone, erp_ref or property:<name>, tried in this order")
+    on_no_match: OnNoMatch = OnNoMatch.GUEST
+    price_policy: PricePolicy = PricePolicy.CATALOG
+
+
+class ChannelIn(Strict):
+    code: Code
+    name: Text(200, 1)  # type: ignore[valid-type]
+    type: ChannelType
+    adapter: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")] = "rest"
+    currency: Currency
+    settings: ChannelSettingsIn = Field(default_factory=ChannelSettingsIn)
+    secrets: Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)],
+                            Annotated[str, StringConstraints(max_length=4096)]], Field(max_length=20)] = Field(
+        default_factory=dict, description="write-only: stored encrypted, shown masked, never returned")
+    active: bool = True
+
+
+class ChannelOut(BaseModel):
+    code: str
+    name: str
+    type: ChannelType
+    adapter: str
+    currency: str
+    settings: dict[str, Any]
+    secrets: dict[str, str] = Field(description="names of the secrets that are set; values are never returned")
+    active: bool
+
+
+class ChannelPage(BaseModel):
+    items: list[ChannelOut]
+    next_cursor: str | None
+
+
+class DimensionsIn(Strict):
+    length: Measure
+    width: Measure
+    height: Measure
+
+
+class ProductIn(Strict):
+    sku: Sku
+    name: Text(300, 1)  # type: ignore[valid-type]
+    category: Text(120) | None = None  # type: ignore[valid-type]
+    tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
+    dimensions: DimensionsIn | None = Field(None, description="centimetres")
+    weight_kg: Measure | None = None
+    prices: Annotated[dict[Currency, Amount], Field(max_length=200)] = Field(default_factory=dict)
+    active: bool = True
+
+
+class ProductOut(BaseModel):
+    sku: str
+    name: str
+    category: str | None
+    tags: list[str]
+    dimensions: dict[str, Decimal] | None
+    weight_kg: Decimal | None
+    prices: dict[str, Decimal]
+    active: bool
+
+
+class ProductPage(BaseModel):
+    items: list[ProductOut]
+    next_cursor: str | None
+
+
+class AccountIn(Strict):
+    code: Code
+    name: Text(200, 1)  # type: ignore[valid-type]
+    email: Text(254) | None = None  # type: ignore[valid-type]
+    phone: Text(32) | None = None  # type: ignore[valid-type]
+    erp_ref: Text(64) | None = None  # type: ignore[valid-type]
+    properties: Properties = Field(default_factory=dict)
+    tier: Text(40) | None = None  # type: ignore[valid-type]
+    region: Text(40) | None = None  # type: ignore[valid-type]
+    currency: Currency | None = None
+    pricelist: Code | None = Field(None, description="code of the contracted pricelist")
+    credit_limit: Amount | None = None
+    payment_terms: Text(40) | None = None  # type: ignore[valid-type]
+
+
+class AccountOut(BaseModel):
+    code: str
+    name: str
+    email: str | None
+    phone: str | None
+    erp_ref: str | None
+    properties: dict[str, Any]
+    tier: str | None
+    region: str | None
+    currency: str | None
+    pricelist: str | None
+    credit_limit: Decimal | None
+    payment_terms: str | None
+
+
+class AccountPage(BaseModel):
+    items: list[AccountOut]
+    next_cursor: str | None
+
+
+class PricelistIn(Strict):
+    code: Code
+    name: Text(200, 1)  # type: ignore[valid-type]
+    currency: Currency
+    kind: PricelistKind = PricelistKind.FIXED
+    percent_off: Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)] = Decimal(0)
+    items: Annotated[dict[Sku, Amount], Field(max_length=10000)] = Field(default_factory=dict)
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+class PricelistOut(BaseModel):
+    code: str
+    name: str
+    currency: str
+    kind: PricelistKind
+    percent_off: Decimal
+    items: dict[str, Decimal]
+    valid_from: date | None
+    valid_to: date | None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with Legato's stable ``code`` and field ``errors``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    code: str
+    request_id: str | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    model_config = ConfigDict(extra="allow")

@@ -1,0 +1,227 @@
+"""The ``legato`` command: serve, migrate, load the demo, manage API keys, work orders."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from legato.config import UnsafeSettings, get_settings
+
+app = typer.Typer(help="Legato: multichannel order management.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys.", no_args_is_help=True)
+orders_app = typer.Typer(help="Orders.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(key_app, name="apikey")
+app.add_typer(orders_app, name="orders")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from legato.bootstrap import build
+
+    return build(get_settings())
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return "cli"
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (LEGATO_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (LEGATO_PORT)")] = None,
+    workers: Annotated[int, typer.Option(help="API processes (PostgreSQL for more than one)")] = 1,
+) -> None:
+    """Apply migrations, then serve the API on http://HOST:PORT."""
+    import uvicorn
+
+    from legato.api.observability import configure_logging
+    from legato.store.migrate import upgrade
+
+    settings = get_settings()
+    try:
+        settings.check_safe()
+    except UnsafeSettings as exc:
+        _fail(str(exc), 2)
+    configure_logging(settings.log_level, settings.log_json)
+    upgrade(settings.database_url)
+    uvicorn.run("legato.api.main:app_factory", factory=True, host=host or settings.host,
+                port=port or settings.port, workers=workers, log_config=None, access_log=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from legato.store.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    console.print(f"database at [bold]{revision}[/]")
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo data set (idempotent) and print a fresh demo API key."""
+    from legato.demo import load_demo
+    from legato.store.apikeys import create_key, revoke_keys
+    from legato.store.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    rt = _runtime()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        summary = load_demo(rt, progress=progress)
+    revoke_keys(rt.engine, "demo")
+    key = create_key(rt.engine, "demo", ["admin"])
+    console.print(f"demo loaded: {summary}")
+    console.print(f"demo API key (admin; shown once): [bold green]{key}[/]")
+    console.print(f"try: curl -H 'Authorization: Bearer {key}' http://{settings.host}:{settings.port}/api/v1/orders")
+    rt.close()
+
+
+@key_app.command("create")
+def apikey_create(
+    scope: Annotated[list[str], typer.Option("--scope", help="orders:read, orders:write, catalog:write, admin")],
+    name: Annotated[str, typer.Option(help="who or what uses the key")] = "default",
+) -> None:
+    """Create an API key; the full key is printed once and stored only hashed."""
+    from legato.store.apikeys import create_key
+    from legato.store.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    rt = _runtime()
+    try:
+        key = create_key(rt.engine, name, scope)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    print(key)
+    rt.close()
+
+
+@key_app.command("revoke")
+def apikey_revoke(name: str) -> None:
+    """Revoke every key with this name."""
+    from legato.store.apikeys import revoke_keys
+
+    rt = _runtime()
+    console.print(f"revoked {revoke_keys(rt.engine, name)} key(s)")
+    rt.close()
+
+
+@orders_app.command("list")
+def orders_list(
+    status: str | None = None, channel: str | None = None, account: str | None = None,
+    q: Annotated[str | None, typer.Option(help="text search")] = None,
+    limit: int = 20, cursor: str | None = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List orders, newest first."""
+    from legato.domain.errors import LegatoError
+    from legato.domain.order import ORDER_PREFIX, format_number
+    from legato.store import queries
+
+    rt = _runtime()
+    try:
+        page = queries.list_orders(rt.engine, queries.OrderFilter(status, channel, account, None, None, q),
+                                   limit=max(1, min(limit, 500)), cursor=cursor)
+    except LegatoError as exc:
+        _fail(exc.detail, 2)
+    if as_json:
+        print(json.dumps({"items": page.items, "next_cursor": page.next_cursor}, default=str, indent=2))
+        return
+    table = Table("number", "channel", "customer", "status", "payment", "fulfilment", "total", "created")
+    for r in page.items:
+        table.add_row(format_number(ORDER_PREFIX, r["id"]), r["channel"], r["customer_name"] or "-", r["status"],
+                      r["payment_status"], r["fulfilment_status"], f"{r['grand_total']} {r['currency']}",
+                      r["created_at"].strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
+    if page.next_cursor:
+        console.print(f"more: --cursor {page.next_cursor}")
+
+
+def _order_or_fail(rt, ref: str):  # type: ignore[no-untyped-def]
+    from legato.store import queries
+
+    oid = queries.order_number_to_id(ref)
+    order = queries.get_order(rt.engine, oid) if oid else None
+    if order is None:
+        _fail(f"no order {ref}", 1)
+    return order
+
+
+@orders_app.command("show")
+def orders_show(order: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show one order (SO-000042 or 42) with its lines and timeline."""
+    from legato.api.schemas import OrderOut
+    from legato.api.views import order_out
+
+    rt = _runtime()
+    o = _order_or_fail(rt, order)
+    if as_json:
+        print(OrderOut.model_validate(order_out(o)).model_dump_json(indent=2))
+        return
+    console.print(f"[bold]{o.number}[/] {o.channel_code} {o.external_reference or ''} — [bold]{o.status}[/]"
+                  f" · payment {o.payment_status} · fulfilment {o.fulfilment_status} · invoice {o.invoice_status}")
+    console.print(f"customer: {o.customer.name or '-'} <{o.customer.email or '-'}> account {o.account_code or '-'}")
+    lines = Table("#", "sku", "name", "qty", "unit", "source", "total")
+    for ln in o.lines:
+        lines.add_row(str(ln.line_no), ln.sku, ln.name, str(ln.quantity), str(ln.unit_price), ln.price_source,
+                      str(ln.total))
+    console.print(lines)
+    t = o.totals
+    console.print(f"subtotal {t.subtotal} − discount {t.discount} + shipping {t.shipping} + tax {t.tax} = "
+                  f"[bold]{t.grand_total} {o.currency}[/]")
+    tl = Table("at", "actor", "what", "from", "to", "reason")
+    for e in o.timeline:
+        tl.add_row(e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.kind, e.from_value or "", e.to_value or "",
+                   e.reason or "")
+    console.print(tl)
+
+
+@orders_app.command("transition")
+def orders_transition(order: str, to: str, reason: Annotated[str | None, typer.Option()] = None) -> None:
+    """Move ORDER to status TO (e.g. on_hold, processing, cancelled)."""
+    from legato.domain.commands import TransitionOrder
+    from legato.domain.errors import LegatoError
+    from legato.services.orders import transition_order
+
+    rt = _runtime()
+    o = _order_or_fail(rt, order)
+    try:
+        o = transition_order(rt.uow(), TransitionOrder(o.id, to, _actor(), reason))
+    except LegatoError as exc:
+        allowed = exc.extra.get("allowed")
+        _fail(exc.detail + (f" (allowed: {', '.join(allowed) or 'none'})" if allowed is not None else ""), 1)
+    console.print(f"{o.number} is now [bold]{o.status}[/]")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,141 @@
+"""The order lifecycle and its three independent tracks.
+
+The lifecycle is one explicit transition table. ``on_hold`` remembers the status it
+was held from, and a release returns there and nowhere else. ``completed``,
+``cancelled`` and ``voided`` are final. The payment, fulfilment and invoice tracks
+move independently: none blocks another, nor the lifecycle (a B2B order may ship
+before it is paid).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from legato.domain.errors import FieldIssue, IllegalTransition, ValidationFailed
+
+
+class OrderStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"  # waits for a person (or rule) to approve it
+    CREATED = "created"  # accepted, not yet being worked on
+    ON_HOLD = "on_hold"  # paused with a reason; release returns to the status it left
+    PROCESSING = "processing"  # being picked, packed, shipped or otherwise fulfilled
+    COMPLETED = "completed"  # final: everything delivered and closed
+    CANCELLED = "cancelled"  # final: called off by the customer or the business
+    VOIDED = "voided"  # final: entered in error, never a real order (no financial effect)
+
+
+S = OrderStatus
+
+#: Where each status may go. ON_HOLD is special: its release target is the status it
+#: was held from (see ``allowed_targets``), plus cancel and void where that status allows.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING_APPROVAL: frozenset({S.CREATED, S.ON_HOLD, S.CANCELLED, S.VOIDED}),
+    S.CREATED: frozenset({S.PENDING_APPROVAL, S.PROCESSING, S.ON_HOLD, S.CANCELLED, S.VOIDED}),
+    S.PROCESSING: frozenset({S.COMPLETED, S.ON_HOLD, S.CANCELLED}),
+    S.ON_HOLD: frozenset(),
+    S.COMPLETED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.VOIDED: frozenset(),
+}
+
+FINAL_STATUSES = frozenset({S.COMPLETED, S.CANCELLED, S.VOIDED})
+#: Statuses an order may be created in.
+INITIAL_STATUSES = frozenset({S.CREATED, S.PENDING_APPROVAL, S.ON_HOLD})
+
+
+def allowed_targets(status: OrderStatus, held_from: OrderStatus | None = None) -> frozenset[OrderStatus]:
+    """Every status reachable in one step from ``status`` (and, when on hold, its origin)."""
+    if status is S.ON_HOLD:
+        origin = held_from or S.CREATED
+        exits = TRANSITIONS[origin] & {S.CANCELLED, S.VOIDED}
+        return frozenset({origin}) | exits
+    return TRANSITIONS[status]
+
+
+def check_transition(
+    status: OrderStatus, target: OrderStatus, held_from: OrderStatus | None = None
+) -> OrderStatus | None:
+    """Validate one step; return the new ``held_from`` (set when holding, cleared otherwise).
+
+    Raises IllegalTransition naming the allowed targets when the table forbids it.
+    """
+    allowed = allowed_targets(status, held_from)
+    if target not in allowed:
+        names = sorted(s.value for s in allowed)
+        if status in FINAL_STATUSES:
+            why = f"{status.value} is final; no transition leaves it"
+        elif status is S.ON_HOLD and target in TRANSITIONS:
+            why = f"an order held from {(held_from or S.CREATED).value} is released back to it, not to {target.value}"
+        else:
+            why = f"cannot go from {status.value} to {target.value}"
+        raise IllegalTransition(why, allowed=names, current=status.value, requested=target.value)
+    return status if target is S.ON_HOLD else None
+
+
+def parse_status(value: str, path: str = "to") -> OrderStatus:
+    try:
+        return OrderStatus(value)
+    except ValueError:
+        msg = f"{value!r} is not an order status; use one of {', '.join(s.value for s in OrderStatus)}"
+        raise ValidationFailed(msg, issues=[FieldIssue(path, msg, "invalid_status", value)]) from None
+
+
+class PaymentStatus(StrEnum):
+    UNPAID = "unpaid"  # nothing received
+    PARTIALLY_PAID = "partially_paid"  # some tenders received, balance open
+    PAID = "paid"  # settled in full
+    PARTIALLY_REFUNDED = "partially_refunded"  # part of what was paid went back
+    REFUNDED = "refunded"  # everything paid went back
+
+
+class FulfilmentStatus(StrEnum):
+    UNFULFILLED = "unfulfilled"  # nothing shipped or handed over
+    PARTIALLY_FULFILLED = "partially_fulfilled"  # some lines or units shipped
+    FULFILLED = "fulfilled"  # everything shipped or handed over
+    PARTIALLY_RETURNED = "partially_returned"  # some of what shipped came back
+    RETURNED = "returned"  # everything that shipped came back
+
+
+class InvoiceStatus(StrEnum):
+    NOT_INVOICED = "not_invoiced"  # no invoice raised
+    PARTIALLY_INVOICED = "partially_invoiced"  # some lines invoiced
+    INVOICED = "invoiced"  # fully invoiced
+    CREDITED = "credited"  # a credit note reversed the invoice
+
+
+#: The tracks by the name the API uses, each with its enum and its starting value.
+TRACKS: dict[str, type[StrEnum]] = {
+    "payment": PaymentStatus,
+    "fulfilment": FulfilmentStatus,
+    "invoice": InvoiceStatus,
+}
+
+
+def parse_track(track: str, value: str) -> StrEnum:
+    """Validate a track name and value; tracks move freely within their own values."""
+    enum = TRACKS.get(track)
+    if enum is None:
+        msg = f"{track!r} is not a track; use payment, fulfilment or invoice"
+        raise ValidationFailed(msg, issues=[FieldIssue("track", msg, "invalid_track", track)])
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        msg = f"{value!r} is not a {track} status; use one of {allowed}"
+        raise ValidationFailed(msg, issues=[FieldIssue("to", msg, "invalid_status", value)]) from None
+
+
+__all__ = [
+    "FINAL_STATUSES",
+    "INITIAL_STATUSES",
+    "TRACKS",
+    "TRANSITIONS",
+    "FulfilmentStatus",
+    "InvoiceStatus",
+    "OrderStatus",
+    "PaymentStatus",
+    "allowed_targets",
+    "check_transition",
+    "parse_status",
+    "parse_track",
+]

@@ -1,0 +1,261 @@
+"""The sales order: lines, addresses, totals, the lifecycle and the tracks, the timeline.
+
+Totals are always the sum of rounded lines: each line's amount, discount and tax are
+rounded to the currency's minor unit first, then added up, so an invoice printed
+line by line adds up to the grand total to the last cent (or fils, or yen).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from legato.domain.events import DomainEvent
+from legato.domain.lifecycle import (
+    FINAL_STATUSES,
+    FulfilmentStatus,
+    InvoiceStatus,
+    OrderStatus,
+    PaymentStatus,
+    check_transition,
+    parse_track,
+)
+from legato.domain.errors import Conflict
+from legato.domain.matching import CustomerRef
+from legato.domain.money import DEFAULT_ROUNDING, round_amount
+
+ZERO = Decimal(0)
+ORDER_PREFIX = "SO-"
+QUOTE_PREFIX = "Q-"
+
+
+def format_number(prefix: str, id_: int) -> str:
+    """``SO-000042``: the public number is the prefix and the zero-padded id."""
+    return f"{prefix}{id_:06d}"
+
+
+def parse_number(prefix: str, value: str) -> int | None:
+    """The id behind ``SO-000042`` (or a bare ``42``); None if it is neither."""
+    text = value.strip().upper()
+    if text.startswith(prefix):
+        text = text[len(prefix) :]
+    if text.isdigit() and 0 < len(text) <= 18:
+        return int(text)
+    return None
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str | None = None
+    company: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postcode: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2
+    phone: str | None = None
+    email: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One priced line. Amounts are computed by ``price_line`` and stored as computed."""
+
+    line_no: int
+    sku: str
+    name: str
+    quantity: Decimal
+    unit_price: Decimal
+    price_source: str  # where the unit price came from: "contract:ACME-2026", "product", "channel", ...
+    discount: Decimal = ZERO  # absolute discount on the line, in the order currency
+    tax_rate: Decimal = ZERO  # e.g. 0.20 for 20 %
+    amount: Decimal = ZERO  # quantity x unit price, rounded
+    tax: Decimal = ZERO  # (amount - discount) x tax rate, rounded
+    total: Decimal = ZERO  # amount - discount + tax
+    status: str = "open"  # open | cancelled
+
+
+def price_line(line: OrderLine, currency: str, rounding: str = DEFAULT_ROUNDING) -> OrderLine:
+    """Compute a line's rounded amount, discount, tax and total."""
+    amount = round_amount(line.quantity * line.unit_price, currency, rounding)
+    discount = min(round_amount(line.discount, currency, rounding), amount)
+    tax = round_amount((amount - discount) * line.tax_rate, currency, rounding)
+    return replace(line, amount=amount, discount=discount, tax=tax, total=amount - discount + tax)
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal = ZERO  # sum of line amounts before discount and tax
+    discount: Decimal = ZERO  # sum of line discounts
+    shipping: Decimal = ZERO  # shipping charge before tax
+    tax: Decimal = ZERO  # line taxes plus shipping tax
+    grand_total: Decimal = ZERO  # subtotal - discount + shipping + tax
+
+    def as_dict(self) -> dict[str, Decimal]:
+        return dict(self.__dict__)
+
+
+def compute_totals(
+    lines: list[OrderLine],
+    currency: str,
+    shipping: Decimal = ZERO,
+    shipping_tax_rate: Decimal = ZERO,
+    rounding: str = DEFAULT_ROUNDING,
+) -> Totals:
+    """Totals from already-priced lines: every figure is a sum of rounded parts."""
+    live = [ln for ln in lines if ln.status != "cancelled"]
+    ship = round_amount(shipping, currency, rounding)
+    ship_tax = round_amount(ship * shipping_tax_rate, currency, rounding)
+    subtotal = sum((ln.amount for ln in live), ZERO)
+    discount = sum((ln.discount for ln in live), ZERO)
+    tax = sum((ln.tax for ln in live), ZERO) + ship_tax
+    return Totals(subtotal, discount, ship, tax, subtotal - discount + ship + tax)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of an order's history: what changed, who did it, when and why."""
+
+    at: datetime
+    actor: str  # "apikey:demo", "user:alice", "rule:high-value-approval", "system"
+    kind: str  # created | status_changed | track_changed | edited | converted
+    reason: str | None = None
+    from_value: str | None = None
+    to_value: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+#: Fields an order edit may change, and only while the order is not final.
+EDITABLE_FIELDS = ("priority", "tags", "notes", "billing_address", "shipping_address")
+
+
+@dataclass
+class SalesOrder:
+    channel_code: str
+    currency: str
+    lines: list[OrderLine]
+    customer: CustomerRef = field(default_factory=CustomerRef)
+    account_code: str | None = None
+    external_reference: str | None = None
+    status: OrderStatus = OrderStatus.CREATED
+    held_from: OrderStatus | None = None
+    payment_status: PaymentStatus = PaymentStatus.UNPAID
+    fulfilment_status: FulfilmentStatus = FulfilmentStatus.UNFULFILLED
+    invoice_status: InvoiceStatus = InvoiceStatus.NOT_INVOICED
+    billing_address: Address | None = None
+    shipping_address: Address | None = None
+    shipping: Decimal = ZERO
+    shipping_tax_rate: Decimal = ZERO
+    totals: Totals = field(default_factory=Totals)
+    priority: int = 0
+    tags: tuple[str, ...] = ()
+    notes: str | None = None
+    quote_id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    id: int | None = None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    #: changes not yet persisted: timeline entries and outbox events
+    new_entries: list[TimelineEntry] = field(default_factory=list, repr=False)
+    new_events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    @property
+    def number(self) -> str | None:
+        return format_number(ORDER_PREFIX, self.id) if self.id is not None else None
+
+    def _record(self, entry: TimelineEntry, event: DomainEvent) -> None:
+        self.timeline.append(entry)
+        self.new_entries.append(entry)
+        self.new_events.append(event)
+        self.updated_at = entry.at
+
+    def _ref(self) -> dict[str, Any]:
+        return {"order_id": self.id, "number": self.number, "channel": self.channel_code}
+
+    def created(self, actor: str, at: datetime, reason: str | None = None) -> None:
+        """Record the order's creation (after it has an id)."""
+        self._record(
+            TimelineEntry(at, actor, "created", reason, to_value=self.status.value),
+            DomainEvent(
+                "order.created",
+                "order",
+                self.id,
+                {**self._ref(), "status": self.status.value, "currency": self.currency,
+                 "grand_total": str(self.totals.grand_total), "account": self.account_code,
+                 "external_reference": self.external_reference},
+            ),
+        )
+
+    def transition(self, to: OrderStatus, actor: str, at: datetime, reason: str | None = None) -> None:
+        """Move the lifecycle one step, as the transition table allows."""
+        new_held_from = check_transition(self.status, to, self.held_from)
+        before = self.status
+        self.status, self.held_from = to, new_held_from
+        self._record(
+            TimelineEntry(at, actor, "status_changed", reason, before.value, to.value),
+            DomainEvent(
+                "order.status_changed",
+                "order",
+                self.id,
+                {**self._ref(), "from": before.value, "to": to.value, "reason": reason, "actor": actor},
+            ),
+        )
+
+    def set_track(self, track: str, value: str, actor: str, at: datetime, reason: str | None = None) -> None:
+        """Move the payment, fulfilment or invoice track; it never blocks the lifecycle."""
+        new = parse_track(track, value)
+        attr = f"{track}_status"
+        before = getattr(self, attr)
+        if before == new:
+            return
+        setattr(self, attr, new)
+        self._record(
+            TimelineEntry(at, actor, "track_changed", reason, before.value, new.value, {"track": track}),
+            DomainEvent(
+                "order.track_changed",
+                "order",
+                self.id,
+                {**self._ref(), "track": track, "from": before.value, "to": new.value, "reason": reason},
+            ),
+        )
+
+    def edit(self, changes: dict[str, Any], actor: str, at: datetime, reason: str | None = None) -> None:
+        """Change editable fields of an order that is not final; records what changed."""
+        if self.status in FINAL_STATUSES:
+            raise Conflict(f"order {self.number} is {self.status.value}; a final order cannot be edited")
+        changed: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key not in EDITABLE_FIELDS:
+                raise ValueError(f"{key} is not editable")
+            if getattr(self, key) != value:
+                setattr(self, key, value)
+                changed[key] = value.as_dict() if isinstance(value, Address) else value
+        if not changed:
+            return
+        fields = sorted(changed)
+        self._record(
+            TimelineEntry(at, actor, "edited", reason, data={"fields": fields}),
+            DomainEvent("order.updated", "order", self.id, {**self._ref(), "fields": fields}),
+        )
+
+
+__all__ = [
+    "EDITABLE_FIELDS",
+    "ORDER_PREFIX",
+    "QUOTE_PREFIX",
+    "Address",
+    "OrderLine",
+    "SalesOrder",
+    "TimelineEntry",
+    "Totals",
+    "compute_totals",
+    "format_number",
+    "parse_number",
+    "price_line",
+]

@@ -1,0 +1,1 @@
+"""Use cases, one per command: load -> decide -> commit, in one unit of work."""

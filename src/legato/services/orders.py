@@ -1,0 +1,113 @@
+"""Order use cases: place, transition, change a track, edit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from legato.domain.commands import ChangeTrack, EditOrder, PlaceOrder, TransitionOrder
+from legato.domain.errors import DuplicateKey, FieldIssue, NotFound, ValidationFailed
+from legato.domain.lifecycle import INITIAL_STATUSES, parse_status
+from legato.domain.order import SalesOrder
+from legato.services.drafting import draft_lines
+from legato.services.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class PlaceResult:
+    order: SalesOrder
+    created: bool  # False: the same channel + external reference existed; nothing was written
+
+
+def place_order(uow: UnitOfWork, cmd: PlaceOrder) -> PlaceResult:
+    """Match, price and store an order with its timeline entry and outbox event, once.
+
+    Idempotent on (channel, external reference): a re-delivery returns the existing
+    order, also when two deliveries race (the unique index decides, and the loser
+    reads the winner's order).
+    """
+    draft = cmd.draft
+    if draft.status not in INITIAL_STATUSES:
+        allowed = ", ".join(sorted(s.value for s in INITIAL_STATUSES))
+        msg = f"an order starts as one of {allowed}"
+        raise ValidationFailed(msg, issues=[FieldIssue("status", msg, "invalid_status", draft.status.value)])
+    with uow:
+        if draft.external_reference:
+            existing = uow.orders.id_by_external(draft.channel_code, draft.external_reference)
+            if existing is not None:
+                return PlaceResult(_get(uow, existing), created=False)
+        d = draft_lines(uow, draft)
+        order = SalesOrder(
+            channel_code=d.channel.code, currency=d.currency, lines=d.lines, customer=d.customer,
+            account_code=d.account.code if d.account else None, external_reference=draft.external_reference,
+            status=draft.status, held_from=None, billing_address=draft.billing_address,
+            shipping_address=draft.shipping_address, shipping=draft.shipping,
+            shipping_tax_rate=draft.shipping_tax_rate, totals=d.totals, priority=draft.priority,
+            tags=draft.tags, notes=draft.notes, created_at=uow.now(),
+        )
+        if order.status.value == "on_hold":
+            order.held_from = parse_status("created")
+        try:
+            uow.orders.add(order)
+        except DuplicateKey:
+            uow.rollback()
+            existing = uow.orders.id_by_external(draft.channel_code, draft.external_reference or "")
+            if existing is None:
+                raise
+            return PlaceResult(_get(uow, existing), created=False)
+        order.created(cmd.actor, order.created_at or uow.now(), cmd.reason)
+        persist_changes(uow, order)
+        uow.commit()
+    return PlaceResult(order, created=True)
+
+
+def transition_order(uow: UnitOfWork, cmd: TransitionOrder) -> SalesOrder:
+    """Move an order one step through the lifecycle, under a row lock."""
+    target = parse_status(cmd.to)
+    with uow:
+        order = _get(uow, cmd.order_id, for_update=True)
+        order.transition(target, cmd.actor, uow.now(), cmd.reason)
+        persist_changes(uow, order)
+        uow.commit()
+    return order
+
+
+def change_track(uow: UnitOfWork, cmd: ChangeTrack) -> SalesOrder:
+    with uow:
+        order = _get(uow, cmd.order_id, for_update=True)
+        order.set_track(cmd.track, cmd.to, cmd.actor, uow.now(), cmd.reason)
+        persist_changes(uow, order)
+        uow.commit()
+    return order
+
+
+def edit_order(uow: UnitOfWork, cmd: EditOrder) -> SalesOrder:
+    with uow:
+        order = _get(uow, cmd.order_id, for_update=True)
+        order.edit(cmd.changes, cmd.actor, uow.now(), cmd.reason)
+        persist_changes(uow, order)
+        uow.commit()
+    return order
+
+
+def get_order(uow: UnitOfWork, order_id: int) -> SalesOrder:
+    with uow:
+        return _get(uow, order_id)
+
+
+def _get(uow: UnitOfWork, order_id: int, *, for_update: bool = False) -> SalesOrder:
+    order = uow.orders.get(order_id, for_update=for_update)
+    if order is None:
+        raise NotFound(f"no order {order_id}")
+    return order
+
+
+def persist_changes(uow: UnitOfWork, order: SalesOrder) -> None:
+    if not order.new_entries and not order.new_events:
+        return
+    uow.orders.save(order)
+    uow.outbox.add(order.new_events, uow.now())
+    order.new_entries.clear()
+    order.new_events.clear()
+
+
+__all__ = ["PlaceResult", "change_track", "persist_changes", "edit_order", "get_order", "place_order", "transition_order"]

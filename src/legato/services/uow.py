@@ -1,0 +1,95 @@
+"""The edges the services talk to, as Protocols: repositories and the unit of work.
+
+``legato.store`` implements them on SQLAlchemy; ``legato.testing`` ships in-memory fakes
+for fast service tests. A unit of work is one transaction: whatever a use case wrote
+(rows, timeline entries, outbox events) commits together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, Self
+
+from legato.domain.catalog import Account, Channel, Pricelist, Product
+from legato.domain.events import DomainEvent
+from legato.domain.matching import CustomerRef
+from legato.domain.order import SalesOrder
+from legato.domain.quote import Quote
+
+
+class ChannelRepository(Protocol):
+    def get_by_code(self, code: str) -> Channel | None: ...
+    def add(self, channel: Channel) -> None: ...
+    def update(self, channel: Channel) -> None: ...
+
+
+class ProductRepository(Protocol):
+    def get_many(self, skus: Sequence[str]) -> dict[str, Product]: ...
+    def add(self, product: Product) -> None: ...
+    def update(self, product: Product) -> None: ...
+
+
+class AccountRepository(Protocol):
+    def candidates(self, ref: CustomerRef, keys: Sequence[str]) -> list[Account]: ...
+    def get_by_code(self, code: str) -> Account | None: ...
+    def add(self, account: Account) -> None: ...
+    def update(self, account: Account) -> None: ...
+
+
+class PricelistRepository(Protocol):
+    def get_by_code(self, code: str, skus: Sequence[str] | None = None) -> Pricelist | None:
+        """The pricelist; with ``skus``, only the items for those SKUs are loaded."""
+
+    def add(self, pricelist: Pricelist) -> None: ...
+    def update(self, pricelist: Pricelist) -> None: ...
+
+
+class OrderRepository(Protocol):
+    def get(self, order_id: int, *, for_update: bool = False) -> SalesOrder | None: ...
+    def id_by_external(self, channel_code: str, external_reference: str) -> int | None: ...
+    def add(self, order: SalesOrder) -> None:
+        """Insert the order and its lines and set ``order.id``; raise DuplicateKey on a
+        second order with the same channel and external reference."""
+
+    def save(self, order: SalesOrder) -> None:
+        """Write the order's changed fields and its new timeline entries."""
+
+
+class QuoteRepository(Protocol):
+    def get(self, quote_id: int, *, for_update: bool = False) -> Quote | None: ...
+    def add(self, quote: Quote) -> None: ...
+    def save(self, quote: Quote) -> None: ...
+
+
+class Outbox(Protocol):
+    def add(self, events: Sequence[DomainEvent], at: datetime) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    channels: ChannelRepository
+    products: ProductRepository
+    accounts: AccountRepository
+    pricelists: PricelistRepository
+    orders: OrderRepository
+    quotes: QuoteRepository
+    outbox: Outbox
+    rounding: str
+
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def now(self) -> datetime: ...
+
+
+__all__ = [
+    "AccountRepository",
+    "ChannelRepository",
+    "OrderRepository",
+    "Outbox",
+    "PricelistRepository",
+    "ProductRepository",
+    "QuoteRepository",
+    "UnitOfWork",
+]

@@ -1,0 +1,52 @@
+"""Engines: SQLite (WAL, serialised writers) by default, PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+#: Execution option that marks a connection read-only: on SQLite it begins DEFERRED,
+#: so readers never queue behind writers (WAL lets them read a consistent snapshot).
+READ_ONLY = "legato_read_only"
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3 for them."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, **kw: Any) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kw)
+        _sqlite_setup(engine)
+        return engine
+    if "poolclass" not in kw:
+        kw.setdefault("pool_size", 10)
+        kw.setdefault("max_overflow", 20)
+    kw.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kw)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers take the write lock up front (BEGIN IMMEDIATE): a transaction that
+        # read first and upgraded later could fail with "database is locked".
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -1,0 +1,314 @@
+"""Repositories on SQLAlchemy Core: explicit SQL, one round trip where one will do.
+
+``place_order`` must stay a small, constant number of statements whatever the number
+of lines (see tests/integration/test_statement_count.py), so lines, timeline entries
+and outbox events are each written with a single executemany.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from legato.domain.catalog import Account, Channel, Pricelist, PricelistKind, Product
+from legato.domain.errors import DuplicateKey
+from legato.domain.events import DomainEvent
+from legato.domain.lifecycle import FulfilmentStatus, InvoiceStatus, OrderStatus, PaymentStatus
+from legato.domain.matching import CustomerRef, normalise_email, normalise_phone
+from legato.domain.order import SalesOrder
+from legato.domain.quote import Quote, QuoteStatus
+from legato.store import mapping as m
+from legato.store import tables as t
+from legato.store.secretbox import SecretBox
+
+
+class SqlChannels:
+    def __init__(self, conn: Connection, box: SecretBox, now: datetime) -> None:
+        self.conn, self.box, self.now = conn, box, now
+
+    def get_by_code(self, code: str) -> Channel | None:
+        r = self.conn.execute(select(t.channels).where(t.channels.c.code == code)).first()
+        return m.channel_from_row(r, self.box.open(r.secrets)) if r else None
+
+    def _row(self, c: Channel) -> dict[str, Any]:
+        return {"code": c.code, "name": c.name, "type": c.type.value, "adapter": c.adapter,
+                "currency": c.currency, "settings": m.settings_to_row(c.settings),
+                "secrets": self.box.seal(c.secrets), "active": c.active, "updated_at": self.now}
+
+    def add(self, c: Channel) -> None:
+        c.id = self.conn.execute(
+            insert(t.channels).values(**self._row(c), created_at=self.now).returning(t.channels.c.id)
+        ).scalar_one()
+
+    def update(self, c: Channel) -> None:
+        self.conn.execute(update(t.channels).where(t.channels.c.id == c.id).values(**self._row(c)))
+
+
+class SqlProducts:
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn, self.now = conn, now
+
+    def get_many(self, skus: Sequence[str]) -> dict[str, Product]:
+        if not skus:
+            return {}
+        rows = self.conn.execute(select(t.products).where(t.products.c.sku.in_(list(skus))))
+        return {r.sku: m.product_from_row(r) for r in rows}
+
+    def add(self, p: Product) -> None:
+        p.id = self.conn.execute(
+            insert(t.products).values(**m.product_to_row(p), created_at=self.now, updated_at=self.now)
+            .returning(t.products.c.id)
+        ).scalar_one()
+
+    def update(self, p: Product) -> None:
+        self.conn.execute(
+            update(t.products).where(t.products.c.id == p.id).values(**m.product_to_row(p), updated_at=self.now)
+        )
+
+
+_A = t.accounts
+_ACCOUNT_COLS = [*_A.c, t.pricelists.c.code.label("pricelist_code")]
+
+
+class SqlAccounts:
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn, self.now = conn, now
+
+    def _select(self) -> Any:
+        return select(*_ACCOUNT_COLS).select_from(_A.outerjoin(t.pricelists, _A.c.pricelist_id == t.pricelists.c.id))
+
+    def candidates(self, ref: CustomerRef, keys: Sequence[str]) -> list[Account]:
+        """Every account that matches the reference on at least one key (one query)."""
+        conds = []
+        for key in keys:
+            value = ref.value_for(key)
+            if value is None:
+                continue
+            if key.startswith("property:"):
+                conds.append(_A.c.properties[key.split(":", 1)[1]].as_string() == value)
+            else:
+                conds.append(getattr(_A.c, key) == value)
+        if not conds:
+            return []
+        rows = self.conn.execute(self._select().where(or_(*conds)).limit(50))
+        return [m.account_from_row(r, r.pricelist_code) for r in rows]
+
+    def get_by_code(self, code: str) -> Account | None:
+        r = self.conn.execute(self._select().where(_A.c.code == code)).first()
+        return m.account_from_row(r, r.pricelist_code) if r else None
+
+    def _row(self, a: Account) -> dict[str, Any]:
+        pl_id = None
+        if a.pricelist_code:
+            pl_id = self.conn.execute(
+                select(t.pricelists.c.id).where(t.pricelists.c.code == a.pricelist_code)
+            ).scalar_one()
+        return {"code": a.code, "name": a.name, "email": normalise_email(a.email), "phone": normalise_phone(a.phone),
+                "erp_ref": a.erp_ref, "properties": a.properties, "tier": a.tier, "region": a.region,
+                "currency": a.currency, "pricelist_id": pl_id, "credit_limit": a.credit_limit,
+                "payment_terms": a.payment_terms, "updated_at": self.now}
+
+    def add(self, a: Account) -> None:
+        a.id = self.conn.execute(
+            insert(_A).values(**self._row(a), created_at=self.now).returning(_A.c.id)
+        ).scalar_one()
+
+    def update(self, a: Account) -> None:
+        self.conn.execute(update(_A).where(_A.c.id == a.id).values(**self._row(a)))
+
+
+_P, _PI = t.pricelists, t.pricelist_items
+
+
+class SqlPricelists:
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn, self.now = conn, now
+
+    def get_by_code(self, code: str, skus: Sequence[str] | None = None) -> Pricelist | None:
+        """The pricelist with its items, or only the items for ``skus`` (one query)."""
+        on = _PI.c.pricelist_id == _P.c.id
+        if skus is not None:
+            on = and_(on, _PI.c.sku.in_(list(skus)))
+        rows = self.conn.execute(
+            select(_P, _PI.c.sku, _PI.c.unit_price).select_from(_P.outerjoin(_PI, on)).where(_P.c.code == code)
+        ).all()
+        if not rows:
+            return None
+        r = rows[0]
+        return Pricelist(code=r.code, name=r.name, currency=r.currency, kind=PricelistKind(r.kind),
+                         percent_off=r.percent_off, items={x.sku: x.unit_price for x in rows if x.sku},
+                         valid_from=r.valid_from, valid_to=r.valid_to, id=r.id)
+
+    def _row(self, p: Pricelist) -> dict[str, Any]:
+        return {"code": p.code, "name": p.name, "currency": p.currency, "kind": p.kind.value,
+                "percent_off": p.percent_off, "valid_from": p.valid_from, "valid_to": p.valid_to,
+                "updated_at": self.now}
+
+    def _items(self, p: Pricelist) -> None:
+        self.conn.execute(_PI.delete().where(_PI.c.pricelist_id == p.id))
+        if p.items:
+            self.conn.execute(insert(_PI), [{"pricelist_id": p.id, "sku": s, "unit_price": v}
+                                            for s, v in sorted(p.items.items())])
+
+    def add(self, p: Pricelist) -> None:
+        p.id = self.conn.execute(insert(_P).values(**self._row(p), created_at=self.now).returning(_P.c.id)).scalar_one()
+        self._items(p)
+
+    def update(self, p: Pricelist) -> None:
+        self.conn.execute(update(_P).where(_P.c.id == p.id).values(**self._row(p)))
+        self._items(p)
+
+
+_O, _OL, _TL = t.orders, t.order_lines, t.order_timeline
+_ORDER_COLS = [*_O.c, t.channels.c.code.label("channel_code"), _A.c.code.label("account_code")]
+
+
+def _document_row(doc: SalesOrder | Quote, channel_id: int, account_id: int | None) -> dict[str, Any]:
+    return {"channel_id": channel_id, "account_id": account_id, **m.customer_to_row(doc.customer),
+            "currency": doc.currency, "billing_address": m.address_to_row(doc.billing_address),
+            "shipping_address": m.address_to_row(doc.shipping_address), "shipping_tax_rate": doc.shipping_tax_rate,
+            **m.totals_to_row(doc.totals), "notes": doc.notes}
+
+
+def _ids(conn: Connection, channel_code: str, account_code: str | None) -> tuple[Any, Any]:
+    """Channel and account ids as scalar subqueries, so the insert needs no extra round trip."""
+    ch = select(t.channels.c.id).where(t.channels.c.code == channel_code).scalar_subquery()
+    acc = select(_A.c.id).where(_A.c.code == account_code).scalar_subquery() if account_code else None
+    return ch, acc
+
+
+class SqlOrders:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def id_by_external(self, channel_code: str, external_reference: str) -> int | None:
+        return self.conn.execute(
+            select(_O.c.id).join(t.channels, t.channels.c.id == _O.c.channel_id)
+            .where(t.channels.c.code == channel_code, _O.c.external_ref == external_reference)
+        ).scalar_one_or_none()
+
+    def get(self, order_id: int, *, for_update: bool = False) -> SalesOrder | None:
+        return load_order(self.conn, order_id, for_update=for_update)
+
+    def add(self, o: SalesOrder) -> None:
+        ch, acc = _ids(self.conn, o.channel_code, o.account_code)
+        row = {**_document_row(o, ch, acc), "external_ref": o.external_reference, "status": o.status.value,
+               "held_from": o.held_from.value if o.held_from else None, "payment_status": o.payment_status.value,
+               "fulfilment_status": o.fulfilment_status.value, "invoice_status": o.invoice_status.value,
+               "priority": o.priority, "tags": list(o.tags), "quote_id": o.quote_id,
+               "created_at": o.created_at, "updated_at": o.created_at}
+        try:
+            o.id = self.conn.execute(insert(_O).values(**row).returning(_O.c.id)).scalar_one()
+        except IntegrityError as exc:
+            # the caller rolls back and reads the order that won the race
+            if "external_ref" in str(exc.orig) or "uq_orders_channel_external_ref" in str(exc.orig):
+                raise DuplicateKey(f"order {o.external_reference} already exists on {o.channel_code}") from None
+            raise
+        self.conn.execute(insert(_OL), [m.line_to_row("order_id", o.id, ln) for ln in o.lines])
+        o.updated_at = o.created_at
+
+    def save(self, o: SalesOrder) -> None:
+        if any(e.kind != "created" for e in o.new_entries):
+            self._update(o)
+        if o.new_entries:
+            self.conn.execute(insert(_TL), [
+                {"order_id": o.id, "at": e.at, "actor": e.actor, "kind": e.kind, "reason": e.reason,
+                 "from_value": e.from_value, "to_value": e.to_value, "data": e.data} for e in o.new_entries
+            ])
+
+    def _update(self, o: SalesOrder) -> None:
+        self.conn.execute(
+            update(_O).where(_O.c.id == o.id).values(
+                status=o.status.value, held_from=o.held_from.value if o.held_from else None,
+                payment_status=o.payment_status.value, fulfilment_status=o.fulfilment_status.value,
+                invoice_status=o.invoice_status.value, priority=o.priority, tags=list(o.tags), notes=o.notes,
+                billing_address=m.address_to_row(o.billing_address),
+                shipping_address=m.address_to_row(o.shipping_address), updated_at=o.updated_at,
+            )
+        )
+
+
+def load_order(conn: Connection, order_id: int, *, for_update: bool = False) -> SalesOrder | None:
+    q = (select(*_ORDER_COLS).select_from(
+        _O.join(t.channels, t.channels.c.id == _O.c.channel_id).outerjoin(_A, _A.c.id == _O.c.account_id))
+        .where(_O.c.id == order_id))
+    if for_update:
+        q = q.with_for_update(of=_O)
+    r = conn.execute(q).first()
+    if r is None:
+        return None
+    lines = [m.line_from_row(x) for x in conn.execute(select(_OL).where(_OL.c.order_id == order_id)
+                                                      .order_by(_OL.c.line_no))]
+    timeline = [m.timeline_from_row(x) for x in conn.execute(select(_TL).where(_TL.c.order_id == order_id)
+                                                             .order_by(_TL.c.id))]
+    return SalesOrder(
+        id=r.id, channel_code=r.channel_code, currency=r.currency, lines=lines, customer=m.customer_from_row(r),
+        account_code=r.account_code, external_reference=r.external_ref, status=OrderStatus(r.status),
+        held_from=OrderStatus(r.held_from) if r.held_from else None,
+        payment_status=PaymentStatus(r.payment_status), fulfilment_status=FulfilmentStatus(r.fulfilment_status),
+        invoice_status=InvoiceStatus(r.invoice_status), billing_address=m.address_from_row(r.billing_address),
+        shipping_address=m.address_from_row(r.shipping_address), shipping=r.shipping,
+        shipping_tax_rate=r.shipping_tax_rate, totals=m.totals_from_row(r), priority=r.priority,
+        tags=tuple(r.tags or ()), notes=r.notes, quote_id=r.quote_id, created_at=r.created_at,
+        updated_at=r.updated_at, timeline=timeline,
+    )
+
+
+_Q, _QL = t.quotes, t.quote_lines
+_QUOTE_COLS = [*_Q.c, t.channels.c.code.label("channel_code"), _A.c.code.label("account_code")]
+
+
+class SqlQuotes:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, quote_id: int, *, for_update: bool = False) -> Quote | None:
+        return load_quote(self.conn, quote_id, for_update=for_update)
+
+    def add(self, q: Quote) -> None:
+        ch, acc = _ids(self.conn, q.channel_code, q.account_code)
+        q.id = self.conn.execute(insert(_Q).values(
+            **_document_row(q, ch, acc), status=q.status.value, valid_until=q.valid_until, order_id=None,
+            created_at=q.created_at, updated_at=q.updated_at,
+        ).returning(_Q.c.id)).scalar_one()
+        self.conn.execute(insert(_QL), [m.line_to_row("quote_id", q.id, ln) for ln in q.lines])
+
+    def save(self, q: Quote) -> None:
+        self.conn.execute(update(_Q).where(_Q.c.id == q.id).values(
+            status=q.status.value, order_id=q.order_id, updated_at=q.updated_at))
+
+
+def load_quote(conn: Connection, quote_id: int, *, for_update: bool = False) -> Quote | None:
+    q = (select(*_QUOTE_COLS).select_from(
+        _Q.join(t.channels, t.channels.c.id == _Q.c.channel_id).outerjoin(_A, _A.c.id == _Q.c.account_id))
+        .where(_Q.c.id == quote_id))
+    if for_update:
+        q = q.with_for_update(of=_Q)
+    r = conn.execute(q).first()
+    if r is None:
+        return None
+    lines = [m.line_from_row(x) for x in conn.execute(select(_QL).where(_QL.c.quote_id == quote_id)
+                                                      .order_by(_QL.c.line_no))]
+    return Quote(
+        id=r.id, channel_code=r.channel_code, currency=r.currency, lines=lines, customer=m.customer_from_row(r),
+        account_code=r.account_code, status=QuoteStatus(r.status), billing_address=m.address_from_row(r.billing_address),
+        shipping_address=m.address_from_row(r.shipping_address), shipping=r.shipping,
+        shipping_tax_rate=r.shipping_tax_rate, totals=m.totals_from_row(r), valid_until=r.valid_until,
+        notes=r.notes, order_id=r.order_id, created_at=r.created_at, updated_at=r.updated_at,
+    )
+
+
+class SqlOutbox:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, events: Sequence[DomainEvent], at: datetime) -> None:
+        if events:
+            self.conn.execute(insert(t.outbox), [
+                {"event_type": e.type, "aggregate_type": e.aggregate_type, "aggregate_id": e.aggregate_id,
+                 "payload": e.payload, "created_at": at} for e in events
+            ])
