@@ -33,8 +33,10 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             with create_engine(normalise_url(PG_URL)).connect() as conn:
                 conn.execute(text("select 1"))
-        except Exception as exc:  # noqa: BLE001 - any failure to connect must stop the run
-            pytest.exit(f"LEGATO_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached: {exc}", returncode=3)
+        except Exception as exc:
+            pytest.exit(
+                f"LEGATO_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached: {exc}", returncode=3
+            )
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ def _runtime():  # type: ignore[no-untyped-def]
 def _actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no user name in some containers
+    except Exception:
         return "cli"
 
 
@@ -62,8 +62,15 @@ def serve(
         _fail(str(exc), 2)
     configure_logging(settings.log_level, settings.log_json)
     upgrade(settings.database_url)
-    uvicorn.run("legato.api.main:app_factory", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=workers, log_config=None, access_log=False)
+    uvicorn.run(
+        "legato.api.main:app_factory",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @db_app.command("upgrade")
@@ -85,8 +92,13 @@ def demo() -> None:
     settings = get_settings()
     upgrade(settings.database_url)
     rt = _runtime()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -99,13 +111,17 @@ def demo() -> None:
     key = create_key(rt.engine, "demo", ["admin"])
     console.print(f"demo loaded: {summary}")
     console.print(f"demo API key (admin; shown once): [bold green]{key}[/]")
-    console.print(f"try: curl -H 'Authorization: Bearer {key}' http://{settings.host}:{settings.port}/api/v1/orders")
+    console.print(
+        f"try: curl -H 'Authorization: Bearer {key}' http://{settings.host}:{settings.port}/api/v1/orders"
+    )
     rt.close()
 
 
 @key_app.command("create")
 def apikey_create(
-    scope: Annotated[list[str], typer.Option("--scope", help="orders:read, orders:write, catalog:write, admin")],
+    scope: Annotated[
+        list[str], typer.Option("--scope", help="orders:read, orders:write, catalog:write, admin")
+    ],
     name: Annotated[str, typer.Option(help="who or what uses the key")] = "default",
 ) -> None:
     """Create an API key; the full key is printed once and stored only hashed."""
@@ -134,9 +150,12 @@ def apikey_revoke(name: str) -> None:
 
 @orders_app.command("list")
 def orders_list(
-    status: str | None = None, channel: str | None = None, account: str | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+    account: str | None = None,
     q: Annotated[str | None, typer.Option(help="text search")] = None,
-    limit: int = 20, cursor: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List orders, newest first."""
@@ -146,8 +165,12 @@ def orders_list(
 
     rt = _runtime()
     try:
-        page = queries.list_orders(rt.engine, queries.OrderFilter(status, channel, account, None, None, q),
-                                   limit=max(1, min(limit, 500)), cursor=cursor)
+        page = queries.list_orders(
+            rt.engine,
+            queries.OrderFilter(status, channel, account, None, None, q),
+            limit=max(1, min(limit, 500)),
+            cursor=cursor,
+        )
     except LegatoError as exc:
         _fail(exc.detail, 2)
     if as_json:
@@ -155,9 +178,16 @@ def orders_list(
         return
     table = Table("number", "channel", "customer", "status", "payment", "fulfilment", "total", "created")
     for r in page.items:
-        table.add_row(format_number(ORDER_PREFIX, r["id"]), r["channel"], r["customer_name"] or "-", r["status"],
-                      r["payment_status"], r["fulfilment_status"], f"{r['grand_total']} {r['currency']}",
-                      r["created_at"].strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            format_number(ORDER_PREFIX, r["id"]),
+            r["channel"],
+            r["customer_name"] or "-",
+            r["status"],
+            r["payment_status"],
+            r["fulfilment_status"],
+            f"{r['grand_total']} {r['currency']}",
+            r["created_at"].strftime("%Y-%m-%d %H:%M"),
+        )
     console.print(table)
     if page.next_cursor:
         console.print(f"more: --cursor {page.next_cursor}")
@@ -184,21 +214,40 @@ def orders_show(order: str, as_json: Annotated[bool, typer.Option("--json")] = F
     if as_json:
         print(OrderOut.model_validate(order_out(o)).model_dump_json(indent=2))
         return
-    console.print(f"[bold]{o.number}[/] {o.channel_code} {o.external_reference or ''} — [bold]{o.status}[/]"
-                  f" · payment {o.payment_status} · fulfilment {o.fulfilment_status} · invoice {o.invoice_status}")
-    console.print(f"customer: {o.customer.name or '-'} <{o.customer.email or '-'}> account {o.account_code or '-'}")
+    console.print(
+        f"[bold]{o.number}[/] {o.channel_code} {o.external_reference or ''} — [bold]{o.status}[/]"
+        f" · payment {o.payment_status} · fulfilment {o.fulfilment_status} · invoice {o.invoice_status}"
+    )
+    console.print(
+        f"customer: {o.customer.name or '-'} <{o.customer.email or '-'}> account {o.account_code or '-'}"
+    )
     lines = Table("#", "sku", "name", "qty", "unit", "source", "total")
     for ln in o.lines:
-        lines.add_row(str(ln.line_no), ln.sku, ln.name, str(ln.quantity), str(ln.unit_price), ln.price_source,
-                      str(ln.total))
+        lines.add_row(
+            str(ln.line_no),
+            ln.sku,
+            ln.name,
+            str(ln.quantity),
+            str(ln.unit_price),
+            ln.price_source,
+            str(ln.total),
+        )
     console.print(lines)
     t = o.totals
-    console.print(f"subtotal {t.subtotal} − discount {t.discount} + shipping {t.shipping} + tax {t.tax} = "
-                  f"[bold]{t.grand_total} {o.currency}[/]")
+    console.print(
+        f"subtotal {t.subtotal} - discount {t.discount} + shipping {t.shipping} + tax {t.tax} = "
+        f"[bold]{t.grand_total} {o.currency}[/]"
+    )
     tl = Table("at", "actor", "what", "from", "to", "reason")
     for e in o.timeline:
-        tl.add_row(e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.kind, e.from_value or "", e.to_value or "",
-                   e.reason or "")
+        tl.add_row(
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.actor,
+            e.kind,
+            e.from_value or "",
+            e.to_value or "",
+            e.reason or "",
+        )
     console.print(tl)
 
 

@@ -23,8 +23,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEGATO_", env_file=".env", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
-    database_url: str = Field("sqlite:///./legato.db", description="SQLAlchemy URL; postgresql://... for PostgreSQL")
-    secret_key: str = Field(PLACEHOLDER_SECRET, description="encrypts channel secrets at rest; 32+ characters")
+    database_url: str = Field(
+        "sqlite:///./legato.db", description="SQLAlchemy URL; postgresql://... for PostgreSQL"
+    )
+    secret_key: str = Field(
+        PLACEHOLDER_SECRET, description="encrypts channel secrets at rest; 32+ characters"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

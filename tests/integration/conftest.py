@@ -47,25 +47,70 @@ def cataloguer(runtime: Runtime) -> dict[str, str]:
 def shop(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
     """A small catalogue: channels WEB (GBP, guest), B2B (EUR, reject unknown customers),
     MKT (JPY, trusts its prices); products in GBP/EUR/JPY/KWD/USD; a contracted account."""
+
     def post(path: str, body: dict) -> None:
         r = client.post(path, json=body, headers=admin)
         assert r.status_code == 201, r.text
 
-    post("/api/v1/channels", {"code": "WEB", "name": "Web shop", "type": "ecommerce", "currency": "GBP",
-                              "adapter": "shopify", "secrets": {"webhook_secret": "s3cret"}})
-    post("/api/v1/channels", {"code": "B2B", "name": "Trade portal", "type": "b2b", "currency": "EUR",
-                              "adapter": "portal", "settings": {"match_keys": ["code", "email", "erp_ref"],
-                                                                "on_no_match": "reject"}})
-    post("/api/v1/channels", {"code": "MKT", "name": "Marketplace JP", "type": "marketplace", "currency": "JPY",
-                              "settings": {"price_policy": "trust"}})
+    post(
+        "/api/v1/channels",
+        {
+            "code": "WEB",
+            "name": "Web shop",
+            "type": "ecommerce",
+            "currency": "GBP",
+            "adapter": "shopify",
+            "secrets": {"webhook_secret": "s3cret"},
+        },
+    )
+    post(
+        "/api/v1/channels",
+        {
+            "code": "B2B",
+            "name": "Trade portal",
+            "type": "b2b",
+            "currency": "EUR",
+            "adapter": "portal",
+            "settings": {"match_keys": ["code", "email", "erp_ref"], "on_no_match": "reject"},
+        },
+    )
+    post(
+        "/api/v1/channels",
+        {
+            "code": "MKT",
+            "name": "Marketplace JP",
+            "type": "marketplace",
+            "currency": "JPY",
+            "settings": {"price_policy": "trust"},
+        },
+    )
     for sku, prices in {
         "TEA-100": {"GBP": "4.50", "EUR": "5.20", "JPY": "800", "KWD": "1.750", "USD": "5.75"},
         "MUG-200": {"GBP": "12.00", "EUR": "13.90", "JPY": "2100", "USD": "15.00"},
         "POT-300": {"GBP": "39.99", "EUR": "45.00"},
     }.items():
         post("/api/v1/products", {"sku": sku, "name": sku.title(), "prices": prices, "category": "kitchen"})
-    post("/api/v1/pricelists", {"code": "ACME-2026", "name": "Acme contract", "currency": "EUR",
-                                "items": {"TEA-100": "4.00"}, "kind": "percent_off", "percent_off": "10"})
-    post("/api/v1/accounts", {"code": "ACME", "name": "Acme Trading", "email": "buyer@acme.example",
-                              "erp_ref": "ERP-77", "currency": "EUR", "pricelist": "ACME-2026", "tier": "gold"})
+    post(
+        "/api/v1/pricelists",
+        {
+            "code": "ACME-2026",
+            "name": "Acme contract",
+            "currency": "EUR",
+            "items": {"TEA-100": "4.00"},
+            "kind": "percent_off",
+            "percent_off": "10",
+        },
+    )
+    post(
+        "/api/v1/accounts",
+        {
+            "code": "ACME",
+            "name": "Acme Trading",
+            "email": "buyer@acme.example",
+            "erp_ref": "ERP-77",
+            "currency": "EUR",
+            "pricelist": "ACME-2026",
+            "tier": "gold",
+        },
+    )
     return admin

@@ -8,10 +8,16 @@ from fastapi.testclient import TestClient
 def test_a_contracted_customer_gets_contract_prices_and_the_order_is_retrievable(
     client: TestClient, shop: dict[str, str]
 ) -> None:
-    r = client.post("/api/v1/orders", headers=shop, json={
-        "channel": "B2B", "external_reference": "PO-1", "customer": {"code": "ACME"},
-        "lines": [{"sku": "TEA-100", "quantity": 10}, {"sku": "MUG-200", "quantity": 2}],
-    })
+    r = client.post(
+        "/api/v1/orders",
+        headers=shop,
+        json={
+            "channel": "B2B",
+            "external_reference": "PO-1",
+            "customer": {"code": "ACME"},
+            "lines": [{"sku": "TEA-100", "quantity": 10}, {"sku": "MUG-200", "quantity": 2}],
+        },
+    )
     assert r.status_code == 201, r.text
     order = r.json()
     assert order["currency"] == "EUR"

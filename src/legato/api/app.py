@@ -45,7 +45,9 @@ def create_app(rt: Runtime) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.runtime = rt
-    app.state.metrics = Metrics(lambda: queries.outbox_backlog(rt.engine)) if rt.settings.metrics_enabled else None
+    app.state.metrics = (
+        Metrics(lambda: queries.outbox_backlog(rt.engine)) if rt.settings.metrics_enabled else None
+    )
     problems.install(app)
     for r in (orders.router, quotes.router, catalog.router, ops.router):
         app.include_router(r)
@@ -70,8 +72,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for path, ops in spec.get("paths", {}).items():
-        for method, op in ops.items():
+    for path, operations in spec.get("paths", {}).items():
+        for method, op in operations.items():
             responses = op.setdefault("responses", {})
             public = path in ("/healthz", "/readyz", "/metrics")
             for status, text in _PROBLEM_STATUSES.items():
@@ -82,10 +84,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             if "503" in responses:
                 responses["503"] = {"description": "not ready", "content": ref}
             if method in ("post", "put", "patch") and not public:
-                op.setdefault("parameters", []).append({
-                    "name": "Idempotency-Key", "in": "header", "required": False,
-                    "schema": {"type": "string", "maxLength": 255},
-                    "description": "replays the first response for the same key and body; 422 for another body",
-                })
+                op.setdefault("parameters", []).append(
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                        "description": "replays the first response for the same key and body; "
+                        "422 for another body",
+                    }
+                )
     app.openapi_schema = spec
     return spec

@@ -27,8 +27,18 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def _problem_bytes(status: int, code: str, title: str, detail: str, path: str) -> bytes:
-    return json.dumps({"type": f"urn:legato:problem:{code}", "title": title, "status": status, "detail": detail,
-                       "instance": path, "code": code, "request_id": request_id.get(), "errors": []}).encode()
+    return json.dumps(
+        {
+            "type": f"urn:legato:problem:{code}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": path,
+            "code": code,
+            "request_id": request_id.get(),
+            "errors": [],
+        }
+    ).encode()
 
 
 async def _send_problem(send: Send, status: int, body: bytes, rid: str | None) -> None:
@@ -61,9 +71,18 @@ class RequestContext:
             declared = dict(scope["headers"]).get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body:
                 status = 413
-                await _send_problem(send, 413, _problem_bytes(
-                    413, "payload_too_large", "Payload too large",
-                    f"the body is larger than {self.max_body} bytes", path), rid)
+                await _send_problem(
+                    send,
+                    413,
+                    _problem_bytes(
+                        413,
+                        "payload_too_large",
+                        "Payload too large",
+                        f"the body is larger than {self.max_body} bytes",
+                        path,
+                    ),
+                    rid,
+                )
                 return
             seen = 0
 
@@ -88,17 +107,34 @@ class RequestContext:
                 await self.app(scope, limited_receive, send_with_id)
             except _TooLarge:
                 status = 413
-                await _send_problem(send, 413, _problem_bytes(
-                    413, "payload_too_large", "Payload too large",
-                    f"the body is larger than {self.max_body} bytes", path), rid)
+                await _send_problem(
+                    send,
+                    413,
+                    _problem_bytes(
+                        413,
+                        "payload_too_large",
+                        "Payload too large",
+                        f"the body is larger than {self.max_body} bytes",
+                        path,
+                    ),
+                    rid,
+                )
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             if self.metrics is not None:
                 self.metrics.latency.labels(scope.get("method", ""), template, str(status)).observe(elapsed)
-            log.info("request", extra={"method": scope.get("method"), "path": path, "route": template,
-                                       "status": status, "duration_ms": round(elapsed * 1000, 2)})
+            log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": path,
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
             request_id.reset(token)
 
 
@@ -120,9 +156,18 @@ class Idempotency:
             return
         path = scope.get("path", "")
         if len(key) > 255:
-            await _send_problem(send, 422, _problem_bytes(422, "validation", "The request is not valid",
-                                                          "Idempotency-Key is longer than 255 characters", path),
-                                request_id.get())
+            await _send_problem(
+                send,
+                422,
+                _problem_bytes(
+                    422,
+                    "validation",
+                    "The request is not valid",
+                    "Idempotency-Key is longer than 255 characters",
+                    path,
+                ),
+                request_id.get(),
+            )
             return
         presented = _presented(headers)
         api_key = await run_in_threadpool(apikeys.authenticate, self.engine, presented) if presented else None
@@ -135,24 +180,41 @@ class Idempotency:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        claim = await run_in_threadpool(apikeys.begin_idempotent, self.engine, api_key.id, key, scope["method"], path, body)
+        claim = await run_in_threadpool(
+            apikeys.begin_idempotent, self.engine, api_key.id, key, scope["method"], path, body
+        )
         if claim.state == "replay":
             payload = (claim.body or "").encode()
             ctype = PROBLEM_JSON if (claim.status_code or 200) >= 400 else "application/json"
-            await send({"type": "http.response.start", "status": claim.status_code,
-                        "headers": [(b"content-type", ctype.encode()),
-                                    (b"content-length", str(len(payload)).encode()),
-                                    (b"idempotent-replayed", b"true")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": claim.status_code,
+                    "headers": [
+                        (b"content-type", ctype.encode()),
+                        (b"content-length", str(len(payload)).encode()),
+                        (b"idempotent-replayed", b"true"),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": payload})
             return
         if claim.state in ("mismatch", "in_flight"):
             status, code, detail = (
                 (422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
-                if claim.state == "mismatch" else
-                (409, "idempotency_key_in_flight", "a request with this Idempotency-Key is still being processed")
+                if claim.state == "mismatch"
+                else (
+                    409,
+                    "idempotency_key_in_flight",
+                    "a request with this Idempotency-Key is still being processed",
+                )
             )
-            await _send_problem(send, status, _problem_bytes(status, code, "Idempotency-Key conflict", detail, path),
-                                request_id.get())
+            await _send_problem(
+                send,
+                status,
+                _problem_bytes(status, code, "Idempotency-Key conflict", detail, path),
+                request_id.get(),
+            )
             return
 
         sent = False
@@ -176,8 +238,13 @@ class Idempotency:
         try:
             await self.app(scope, replay_receive, capture)
         finally:
-            await run_in_threadpool(apikeys.finish_idempotent, self.engine, claim.record_id or 0, captured["status"],
-                                      captured["body"].decode("utf-8", "replace"))
+            await run_in_threadpool(
+                apikeys.finish_idempotent,
+                self.engine,
+                claim.record_id or 0,
+                captured["status"],
+                captured["body"].decode("utf-8", "replace"),
+            )
 
 
 def _presented(headers: dict[bytes, bytes]) -> str | None:

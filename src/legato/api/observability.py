@@ -62,7 +62,7 @@ class _Backlog(Collector):
         g = GaugeMetricFamily("legato_outbox_backlog", "Outbox events not yet published")
         try:
             g.add_metric([], float(self.read()))
-        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
+        except Exception:
             logging.getLogger("legato.metrics").warning("outbox backlog unavailable")
             return []
         return [g]
@@ -72,10 +72,13 @@ class Metrics:
     def __init__(self, backlog: Callable[[], int]) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
-            "legato_http_request_duration_seconds", "HTTP request latency by route",
-            ["method", "route", "status"], registry=self.registry,
+            "legato_http_request_duration_seconds",
+            "HTTP request latency by route",
+            ["method", "route", "status"],
+            registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
-        self.orders_created = Counter("legato_orders_created", "Orders created, by channel", ["channel"],
-                                      registry=self.registry)
+        self.orders_created = Counter(
+            "legato_orders_created", "Orders created, by channel", ["channel"], registry=self.registry
+        )
         self.registry.register(_Backlog(backlog))

@@ -21,17 +21,41 @@ from legato.domain.errors import FieldIssue, LegatoError
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("legato.api")
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
-               415: "unsupported_media_type", 422: "validation", 429: "too_many_requests"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation",
+    429: "too_many_requests",
+}
 
 
-def problem(status: int, code: str, title: str, detail: str | None = None, *,
-            instance: str | None = None, errors: list[dict[str, Any]] | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": f"urn:legato:problem:{code}", "title": title, "status": status, "detail": detail,
-        "instance": instance, "code": code, "request_id": request_id.get(), "errors": errors or [],
+        "type": f"urn:legato:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+        "request_id": request_id.get(),
+        "errors": errors or [],
         **extra,
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -72,8 +96,13 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         loc = list(err.get("loc", ()))
         where = loc.pop(0) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else "body"
         path, pointer = _json_path(loc)
-        item: dict[str, Any] = {"path": path, "pointer": pointer, "in": where, "message": err.get("msg", "invalid"),
-                                "code": err.get("type", "invalid")}
+        item: dict[str, Any] = {
+            "path": path,
+            "pointer": pointer,
+            "in": where,
+            "message": err.get("msg", "invalid"),
+            "code": err.get("type", "invalid"),
+        }
         if where != "body":
             item["path"] = ".".join(str(p) for p in loc) or where
         out.append(item)
@@ -83,26 +112,48 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(LegatoError)
     async def _legato(request: Request, exc: LegatoError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, instance=request.url.path,
-                       errors=[issue_to_dict(i) for i in exc.issues], **exc.extra)
+        return problem(
+            exc.status,
+            exc.code,
+            exc.title,
+            exc.detail,
+            instance=request.url.path,
+            errors=[issue_to_dict(i) for i in exc.issues],
+            **exc.extra,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _validation_errors(exc)
-        detail = errors[0]["message"] + f" at {errors[0]['path']}" if len(errors) == 1 else \
-            f"{len(errors)} problems in the request"
-        return problem(422, "validation", "The request is not valid", detail, instance=request.url.path,
-                       errors=errors)
+        detail = (
+            errors[0]["message"] + f" at {errors[0]['path']}"
+            if len(errors) == 1
+            else f"{len(errors)} problems in the request"
+        )
+        return problem(
+            422, "validation", "The request is not valid", detail, instance=request.url.path, errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem(exc.status_code, code, code.replace("_", " ").capitalize(), detail,
-                       instance=request.url.path, headers=getattr(exc, "headers", None))
+        return problem(
+            exc.status_code,
+            code,
+            code.replace("_", " ").capitalize(),
+            detail,
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
-        return problem(500, "internal", "Internal error",
-                       "an unexpected error; it was logged with this request id", instance=request.url.path)
+        return problem(
+            500,
+            "internal",
+            "Internal error",
+            "an unexpected error; it was logged with this request id",
+            instance=request.url.path,
+        )

@@ -26,9 +26,10 @@ def _no_control(value: str) -> str:
     return value
 
 
-def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 - reads as a type
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length),
-                     AfterValidator(_no_control)]
+def Text(max_length: int, min_length: int = 0) -> Any:
+    return Annotated[
+        str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_no_control)
+    ]
 
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
@@ -40,8 +41,9 @@ Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=8, decimal_places=6)]
 Measure = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=3)]
 Scalar = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_control)] | bool | int
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control)]
-Properties = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Scalar],
-                       Field(max_length=50)]
+Properties = Annotated[
+    dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Scalar], Field(max_length=50)
+]
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
 
 
@@ -96,7 +98,8 @@ class DraftIn(Strict):
 
 class OrderIn(DraftIn):
     external_reference: Text(255, 1) | None = Field(  # type: ignore[valid-type]
-        None, description="the channel's own order id; the same one twice returns the first order")
+        None, description="the channel's own order id; the same one twice returns the first order"
+    )
     priority: Priority = 0
     tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
     status: Literal["created", "pending_approval", "on_hold"] = "created"
@@ -274,10 +277,13 @@ class ConversionOut(BaseModel):
 
 
 class ChannelSettingsIn(Strict):
-    match_keys: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=73)]],
-                          Field(min_length=1, max_length=10)] = Field(
+    match_keys: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=73)]],
+        Field(min_length=1, max_length=10),
+    ] = Field(
         default_factory=lambda: ["email", "code", "phone"],
-        description="email, code, phone, erp_ref or property:<name>, tried in this order")
+        description="email, code, phone, erp_ref or property:<name>, tried in this order",
+    )
     on_no_match: OnNoMatch = OnNoMatch.GUEST
     price_policy: PricePolicy = PricePolicy.CATALOG
 
@@ -289,9 +295,13 @@ class ChannelIn(Strict):
     adapter: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")] = "rest"
     currency: Currency
     settings: ChannelSettingsIn = Field(default_factory=ChannelSettingsIn)
-    secrets: Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)],
-                            Annotated[str, StringConstraints(max_length=4096)]], Field(max_length=20)] = Field(
-        default_factory=dict, description="write-only: stored encrypted, shown masked, never returned")
+    secrets: Annotated[
+        dict[
+            Annotated[str, StringConstraints(min_length=1, max_length=64)],
+            Annotated[str, StringConstraints(max_length=4096)],
+        ],
+        Field(max_length=20),
+    ] = Field(default_factory=dict, description="write-only: stored encrypted, shown masked, never returned")
     active: bool = True
 
 
@@ -302,7 +312,9 @@ class ChannelOut(BaseModel):
     adapter: str
     currency: str
     settings: dict[str, Any]
-    secrets: dict[str, str] = Field(description="names of the secrets that are set; values are never returned")
+    secrets: dict[str, str] = Field(
+        description="names of the secrets that are set; values are never returned"
+    )
     active: bool
 
 

@@ -65,7 +65,8 @@ def check_transition(
         if status in FINAL_STATUSES:
             why = f"{status.value} is final; no transition leaves it"
         elif status is S.ON_HOLD and target in TRANSITIONS:
-            why = f"an order held from {(held_from or S.CREATED).value} is released back to it, not to {target.value}"
+            origin = (held_from or S.CREATED).value
+            why = f"an order held from {origin} is released back to it, not to {target.value}"
         else:
             why = f"cannot go from {status.value} to {target.value}"
         raise IllegalTransition(why, allowed=names, current=status.value, requested=target.value)

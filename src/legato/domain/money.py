@@ -1,5 +1,8 @@
 """Money: a Decimal amount with its ISO 4217 currency, never a float.
 
+Minor units come from CLDR through Babel, which follows how each currency is priced
+in practice (CLDR gives IQD 0 digits where ISO 4217 lists 3, for instance).
+
 Rounding happens only where the business rounds (a line total, a tax amount), to the
 currency's minor unit (JPY 0 decimals, USD 2, KWD 3), half-up unless told otherwise.
 """
@@ -61,8 +64,10 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        if isinstance(self.amount, float) or not isinstance(self.amount, Decimal | int):
+        if isinstance(self.amount, float | bool) or not isinstance(self.amount, Decimal | int):
             raise TypeError("Money needs a Decimal amount, never a float")
+        if isinstance(self.amount, Decimal) and not self.amount.is_finite():
+            raise ValueError(f"Money needs a finite amount, not {self.amount}")
         if isinstance(self.amount, int):
             object.__setattr__(self, "amount", Decimal(self.amount))
         check_currency(self.currency)

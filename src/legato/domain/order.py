@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from legato.domain.errors import Conflict, FieldIssue, ValidationFailed
 from legato.domain.events import DomainEvent
 from legato.domain.lifecycle import (
     FINAL_STATUSES,
@@ -22,7 +23,6 @@ from legato.domain.lifecycle import (
     check_transition,
     parse_track,
 )
-from legato.domain.errors import Conflict
 from legato.domain.matching import CustomerRef
 from legato.domain.money import DEFAULT_ROUNDING, round_amount
 
@@ -41,7 +41,7 @@ def parse_number(prefix: str, value: str) -> int | None:
     text = value.strip().upper()
     if text.startswith(prefix):
         text = text[len(prefix) :]
-    if text.isdigit() and 0 < len(text) <= 18:
+    if text.isascii() and text.isdigit() and 0 < len(text) <= 18:
         return int(text)
     return None
 
@@ -84,7 +84,7 @@ class OrderLine:
 def price_line(line: OrderLine, currency: str, rounding: str = DEFAULT_ROUNDING) -> OrderLine:
     """Compute a line's rounded amount, discount, tax and total."""
     amount = round_amount(line.quantity * line.unit_price, currency, rounding)
-    discount = min(round_amount(line.discount, currency, rounding), amount)
+    discount = max(min(round_amount(line.discount, currency, rounding), amount), ZERO)
     tax = round_amount((amount - discount) * line.tax_rate, currency, rounding)
     return replace(line, amount=amount, discount=discount, tax=tax, total=amount - discount + tax)
 
@@ -186,9 +186,14 @@ class SalesOrder:
                 "order.created",
                 "order",
                 self.id,
-                {**self._ref(), "status": self.status.value, "currency": self.currency,
-                 "grand_total": str(self.totals.grand_total), "account": self.account_code,
-                 "external_reference": self.external_reference},
+                {
+                    **self._ref(),
+                    "status": self.status.value,
+                    "currency": self.currency,
+                    "grand_total": str(self.totals.grand_total),
+                    "account": self.account_code,
+                    "external_reference": self.external_reference,
+                },
             ),
         )
 
@@ -229,10 +234,12 @@ class SalesOrder:
         """Change editable fields of an order that is not final; records what changed."""
         if self.status in FINAL_STATUSES:
             raise Conflict(f"order {self.number} is {self.status.value}; a final order cannot be edited")
+        refused = sorted(set(changes) - set(EDITABLE_FIELDS))
+        if refused:
+            msg = f"only {', '.join(EDITABLE_FIELDS)} can be edited"
+            raise ValidationFailed(msg, issues=[FieldIssue(k, msg, "not_editable") for k in refused])
         changed: dict[str, Any] = {}
         for key, value in changes.items():
-            if key not in EDITABLE_FIELDS:
-                raise ValueError(f"{key} is not editable")
             if getattr(self, key) != value:
                 setattr(self, key, value)
                 changed[key] = value.as_dict() if isinstance(value, Address) else value

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from legato.domain.catalog import PricePolicy, Pricelist, PricelistKind, Product
+from legato.domain.catalog import Pricelist, PricelistKind, PricePolicy, Product
 
 HUNDRED = Decimal(100)
 

@@ -81,8 +81,11 @@ class Quote:
                 requested=to.value,
             )
         before, self.status = self.status, to
-        self._event("quote.status_changed", at, **{"from": before.value, "to": to.value, "actor": actor,
-                                                   "reason": reason})
+        self._event(
+            "quote.status_changed",
+            at,
+            **{"from": before.value, "to": to.value, "actor": actor, "reason": reason},
+        )
         if to is QuoteStatus.ACCEPTED:
             self._event("quote.accepted", at, actor=actor)
 

@@ -106,10 +106,14 @@ def draft_lines(uow: UnitOfWork, draft: OrderDraft, *, account_code: str | None 
         new_account = False
     else:
         account, new_account = match_customer(uow, channel, draft.customer)
-    currency = draft.currency or (account.currency if account and account.currency else None) or channel.currency
+    currency = (
+        draft.currency or (account.currency if account and account.currency else None) or channel.currency
+    )
     problems = IssueCollector()
     if not is_currency(currency):
-        problems.add("currency", f"{currency!r} is not an ISO 4217 currency code", "unknown_currency", currency)
+        problems.add(
+            "currency", f"{currency!r} is not an ISO 4217 currency code", "unknown_currency", currency
+        )
         problems.raise_if_any()
     if not draft.lines:
         problems.add("lines", "an order needs at least one line", "empty")
@@ -126,8 +130,12 @@ def draft_lines(uow: UnitOfWork, draft: OrderDraft, *, account_code: str | None 
     for i, ln in enumerate(draft.lines):
         path = f"lines[{i}]"
         if not (Decimal(0) < ln.quantity <= MAX_QUANTITY):
-            problems.add(f"{path}.quantity", f"quantity must be above 0 and at most {MAX_QUANTITY}",
-                         "out_of_range", str(ln.quantity))
+            problems.add(
+                f"{path}.quantity",
+                f"quantity must be above 0 and at most {MAX_QUANTITY}",
+                "out_of_range",
+                str(ln.quantity),
+            )
             continue
         product = products.get(ln.sku)
         if product is None or not product.active:
@@ -135,18 +143,29 @@ def draft_lines(uow: UnitOfWork, draft: OrderDraft, *, account_code: str | None 
             error_kind = UnknownProduct
             continue
         priced = resolve_unit_price(
-            product, currency, sent_price=ln.unit_price, policy=channel.settings.price_policy,
-            contract=contract, on=today,
+            product,
+            currency,
+            sent_price=ln.unit_price,
+            policy=channel.settings.price_policy,
+            contract=contract,
+            on=today,
         )
         if priced is None:
-            problems.add(f"{path}.sku", f"product {ln.sku} has no price in {currency}", "price_not_found", ln.sku)
+            problems.add(
+                f"{path}.sku", f"product {ln.sku} has no price in {currency}", "price_not_found", ln.sku
+            )
             error_kind = PriceNotFound if error_kind is ValidationFailed else error_kind
             continue
         lines.append(
             price_line(
                 OrderLine(
-                    line_no=i + 1, sku=product.sku, name=ln.name or product.name, quantity=ln.quantity,
-                    unit_price=priced.unit_price, price_source=priced.source, discount=ln.discount,
+                    line_no=i + 1,
+                    sku=product.sku,
+                    name=ln.name or product.name,
+                    quantity=ln.quantity,
+                    unit_price=priced.unit_price,
+                    price_source=priced.source,
+                    discount=ln.discount,
                     tax_rate=ln.tax_rate,
                 ),
                 currency,
@@ -163,11 +182,20 @@ def _snapshot(ref: CustomerRef | None, account: Account | None) -> CustomerRef:
     """The customer as recorded on the order: the account's details, else what was sent."""
     ref = ref or CustomerRef()
     if account is None:
-        return CustomerRef(name=ref.name, email=normalise_email(ref.email), phone=normalise_phone(ref.phone),
-                           code=None, erp_ref=ref.erp_ref, properties=dict(ref.properties))
+        return CustomerRef(
+            name=ref.name,
+            email=normalise_email(ref.email),
+            phone=normalise_phone(ref.phone),
+            code=None,
+            erp_ref=ref.erp_ref,
+            properties=dict(ref.properties),
+        )
     return CustomerRef(
-        name=account.name, email=account.email or normalise_email(ref.email),
-        phone=account.phone or normalise_phone(ref.phone), code=account.code, erp_ref=account.erp_ref,
+        name=account.name,
+        email=account.email or normalise_email(ref.email),
+        phone=account.phone or normalise_phone(ref.phone),
+        code=account.code,
+        erp_ref=account.erp_ref,
     )
 
 

@@ -37,12 +37,23 @@ def place_order(uow: UnitOfWork, cmd: PlaceOrder) -> PlaceResult:
                 return PlaceResult(_get(uow, existing), created=False)
         d = draft_lines(uow, draft)
         order = SalesOrder(
-            channel_code=d.channel.code, currency=d.currency, lines=d.lines, customer=d.customer,
-            account_code=d.account.code if d.account else None, external_reference=draft.external_reference,
-            status=draft.status, held_from=None, billing_address=draft.billing_address,
-            shipping_address=draft.shipping_address, shipping=draft.shipping,
-            shipping_tax_rate=draft.shipping_tax_rate, totals=d.totals, priority=draft.priority,
-            tags=draft.tags, notes=draft.notes, created_at=uow.now(),
+            channel_code=d.channel.code,
+            currency=d.currency,
+            lines=d.lines,
+            customer=d.customer,
+            account_code=d.account.code if d.account else None,
+            external_reference=draft.external_reference,
+            status=draft.status,
+            held_from=None,
+            billing_address=draft.billing_address,
+            shipping_address=draft.shipping_address,
+            shipping=draft.shipping,
+            shipping_tax_rate=draft.shipping_tax_rate,
+            totals=d.totals,
+            priority=draft.priority,
+            tags=draft.tags,
+            notes=draft.notes,
+            created_at=uow.now(),
         )
         if order.status.value == "on_hold":
             order.held_from = parse_status("created")
@@ -110,4 +121,12 @@ def persist_changes(uow: UnitOfWork, order: SalesOrder) -> None:
     order.new_events.clear()
 
 
-__all__ = ["PlaceResult", "change_track", "persist_changes", "edit_order", "get_order", "place_order", "transition_order"]
+__all__ = [
+    "PlaceResult",
+    "change_track",
+    "edit_order",
+    "get_order",
+    "persist_changes",
+    "place_order",
+    "transition_order",
+]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from legato.domain.commands import ConvertQuote, CreateQuote, TransitionQuote
-from legato.domain.events import DomainEvent
 from legato.domain.errors import FieldIssue, IllegalTransition, NotFound, ValidationFailed
+from legato.domain.events import DomainEvent
 from legato.domain.order import SalesOrder
 from legato.domain.quote import Quote, QuoteStatus
 from legato.services.drafting import draft_lines
@@ -17,11 +17,20 @@ def create_quote(uow: UnitOfWork, cmd: CreateQuote) -> Quote:
         d = draft_lines(uow, cmd.draft)
         now = uow.now()
         quote = Quote(
-            channel_code=d.channel.code, currency=d.currency, lines=d.lines, customer=d.customer,
-            account_code=d.account.code if d.account else None, billing_address=cmd.draft.billing_address,
-            shipping_address=cmd.draft.shipping_address, shipping=cmd.draft.shipping,
-            shipping_tax_rate=cmd.draft.shipping_tax_rate, totals=d.totals, valid_until=cmd.valid_until,
-            notes=cmd.draft.notes, created_at=now, updated_at=now,
+            channel_code=d.channel.code,
+            currency=d.currency,
+            lines=d.lines,
+            customer=d.customer,
+            account_code=d.account.code if d.account else None,
+            billing_address=cmd.draft.billing_address,
+            shipping_address=cmd.draft.shipping_address,
+            shipping=cmd.draft.shipping,
+            shipping_tax_rate=cmd.draft.shipping_tax_rate,
+            totals=d.totals,
+            valid_until=cmd.valid_until,
+            notes=cmd.draft.notes,
+            created_at=now,
+            updated_at=now,
         )
         uow.quotes.add(quote)
         quote.created(now)
@@ -57,33 +66,56 @@ def convert_quote(uow: UnitOfWork, cmd: ConvertQuote) -> tuple[Quote, SalesOrder
         quote = _get(uow, cmd.quote_id)
         if quote.status is QuoteStatus.CONVERTED:
             raise IllegalTransition(
-                f"quote {quote.number} was already converted", allowed=[], current=quote.status.value,
-                requested="converted", order_id=quote.order_id,
+                f"quote {quote.number} was already converted",
+                allowed=[],
+                current=quote.status.value,
+                requested="converted",
+                order_id=quote.order_id,
             )
         now = uow.now()
         if quote.status is QuoteStatus.ACCEPTED and quote.expired_on(now.date()):
             quote.transition(QuoteStatus.EXPIRED, "system", now, "validity date passed")
             _persist(uow, quote)
             uow.commit()
-            raise IllegalTransition(f"quote {quote.number} expired on {quote.valid_until}", allowed=[],
-                                    current="expired", requested="converted")
+            raise IllegalTransition(
+                f"quote {quote.number} expired on {quote.valid_until}",
+                allowed=[],
+                current="expired",
+                requested="converted",
+            )
         quote.transition(QuoteStatus.CONVERTED, cmd.actor, now)
         order = SalesOrder(
-            channel_code=quote.channel_code, currency=quote.currency,
-            lines=list(quote.lines), customer=quote.customer, account_code=quote.account_code,
-            external_reference=None, billing_address=quote.billing_address,
-            shipping_address=quote.shipping_address, shipping=quote.shipping,
-            shipping_tax_rate=quote.shipping_tax_rate, totals=quote.totals, notes=quote.notes,
-            quote_id=quote.id, created_at=now,
+            channel_code=quote.channel_code,
+            currency=quote.currency,
+            lines=list(quote.lines),
+            customer=quote.customer,
+            account_code=quote.account_code,
+            external_reference=None,
+            billing_address=quote.billing_address,
+            shipping_address=quote.shipping_address,
+            shipping=quote.shipping,
+            shipping_tax_rate=quote.shipping_tax_rate,
+            totals=quote.totals,
+            notes=quote.notes,
+            quote_id=quote.id,
+            created_at=now,
         )
         uow.orders.add(order)
         order.created(cmd.actor, now, f"converted from quote {quote.number}")
         _persist_order(uow, order)
         quote.order_id = order.id
         quote.new_events.append(
-            DomainEvent("quote.converted", "quote", quote.id,
-                        {"quote_id": quote.id, "number": quote.number, "order_id": order.id,
-                         "order_number": order.number})
+            DomainEvent(
+                "quote.converted",
+                "quote",
+                quote.id,
+                {
+                    "quote_id": quote.id,
+                    "number": quote.number,
+                    "order_id": order.id,
+                    "order_number": order.number,
+                },
+            )
         )
         _persist(uow, quote)
         uow.commit()

@@ -54,15 +54,25 @@ def create_key(engine: Engine, name: str, scopes: list[str]) -> str:
         raise ValueError(f"unknown scopes {unknown}; choose from {', '.join(SCOPES)}")
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     with engine.begin() as conn:
-        conn.execute(insert(t.api_keys).values(name=name, prefix=prefix, secret_hash=_digest(secret),
-                                               scopes=sorted(set(scopes)), created_at=datetime.now(UTC)))
+        conn.execute(
+            insert(t.api_keys).values(
+                name=name,
+                prefix=prefix,
+                secret_hash=_digest(secret),
+                scopes=sorted(set(scopes)),
+                created_at=datetime.now(UTC),
+            )
+        )
     return f"lgt_{prefix}_{secret}"
 
 
 def revoke_keys(engine: Engine, name: str) -> int:
     with engine.begin() as conn:
-        return conn.execute(update(t.api_keys).where(t.api_keys.c.name == name, t.api_keys.c.revoked_at.is_(None))
-                            .values(revoked_at=datetime.now(UTC))).rowcount
+        return conn.execute(
+            update(t.api_keys)
+            .where(t.api_keys.c.name == name, t.api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        ).rowcount
 
 
 def authenticate(engine: Engine, presented: str) -> ApiKey | None:
@@ -92,7 +102,9 @@ class Replay:
     record_id: int | None = None
 
 
-def begin_idempotent(engine: Engine, api_key_id: int, key: str, method: str, path: str, body: bytes) -> Replay:
+def begin_idempotent(
+    engine: Engine, api_key_id: int, key: str, method: str, path: str, body: bytes
+) -> Replay:
     """Claim ``key`` for this request, or say how to answer a repeat of it."""
     h = hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
     now = datetime.now(UTC)
@@ -100,8 +112,18 @@ def begin_idempotent(engine: Engine, api_key_id: int, key: str, method: str, pat
     for _ in range(2):
         try:
             with engine.begin() as conn:
-                rid = conn.execute(insert(ik).values(api_key_id=api_key_id, key=key, method=method, path=path,
-                                                     request_hash=h, created_at=now).returning(ik.c.id)).scalar_one()
+                rid = conn.execute(
+                    insert(ik)
+                    .values(
+                        api_key_id=api_key_id,
+                        key=key,
+                        method=method,
+                        path=path,
+                        request_hash=h,
+                        created_at=now,
+                    )
+                    .returning(ik.c.id)
+                ).scalar_one()
             return Replay("new", record_id=rid)
         except IntegrityError:
             pass
@@ -126,4 +148,6 @@ def finish_idempotent(engine: Engine, record_id: int, status_code: int, body: st
         if status_code >= 500:  # a server failure is not an answer: let the client retry
             conn.execute(ik.delete().where(ik.c.id == record_id))
         else:
-            conn.execute(update(ik).where(ik.c.id == record_id).values(status_code=status_code, response_body=body))
+            conn.execute(
+                update(ik).where(ik.c.id == record_id).values(status_code=status_code, response_body=body)
+            )

@@ -68,13 +68,24 @@ class Page:
 
 
 def list_orders(engine: Engine, f: OrderFilter, *, limit: int = 50, cursor: str | None = None) -> Page:
-    query = (
-        select(_O.c.id, _O.c.external_ref, _O.c.status, _O.c.payment_status, _O.c.fulfilment_status,
-               _O.c.invoice_status, _O.c.currency, _O.c.grand_total, _O.c.priority, _O.c.customer_name,
-               _O.c.customer_email, _O.c.created_at, _O.c.updated_at, _C.c.code.label("channel"),
-               _C.c.type.label("channel_type"), _A.c.code.label("account"))
-        .select_from(_O.join(_C, _C.c.id == _O.c.channel_id).outerjoin(_A, _A.c.id == _O.c.account_id))
-    )
+    query = select(
+        _O.c.id,
+        _O.c.external_ref,
+        _O.c.status,
+        _O.c.payment_status,
+        _O.c.fulfilment_status,
+        _O.c.invoice_status,
+        _O.c.currency,
+        _O.c.grand_total,
+        _O.c.priority,
+        _O.c.customer_name,
+        _O.c.customer_email,
+        _O.c.created_at,
+        _O.c.updated_at,
+        _C.c.code.label("channel"),
+        _C.c.type.label("channel_type"),
+        _A.c.code.label("account"),
+    ).select_from(_O.join(_C, _C.c.id == _O.c.channel_id).outerjoin(_A, _A.c.id == _O.c.account_id))
     if f.status:
         query = query.where(_O.c.status == f.status)
     if f.channel:
@@ -87,9 +98,11 @@ def list_orders(engine: Engine, f: OrderFilter, *, limit: int = 50, cursor: str 
         query = query.where(_O.c.created_at < f.created_to)
     if f.q:
         text = f.q.strip()
-        conds = [_O.c.external_ref.contains(text, autoescape=True),
-                 _O.c.customer_name.icontains(text, autoescape=True),
-                 _O.c.customer_email.icontains(text, autoescape=True)]
+        conds = [
+            _O.c.external_ref.contains(text, autoescape=True),
+            _O.c.customer_name.icontains(text, autoescape=True),
+            _O.c.customer_email.icontains(text, autoescape=True),
+        ]
         number = parse_number(ORDER_PREFIX, text)
         if number is not None:
             conds.append(_O.c.id == number)
@@ -117,9 +130,18 @@ def get_quote(engine: Engine, quote_id: int) -> Quote | None:
 
 def list_quotes(engine: Engine, *, status: str | None, limit: int, cursor: str | None) -> Page:
     Q = t.quotes
-    query = (select(Q.c.id, Q.c.status, Q.c.currency, Q.c.grand_total, Q.c.customer_name, Q.c.valid_until,
-                    Q.c.order_id, Q.c.created_at, _C.c.code.label("channel"), _A.c.code.label("account"))
-             .select_from(Q.join(_C, _C.c.id == Q.c.channel_id).outerjoin(_A, _A.c.id == Q.c.account_id)))
+    query = select(
+        Q.c.id,
+        Q.c.status,
+        Q.c.currency,
+        Q.c.grand_total,
+        Q.c.customer_name,
+        Q.c.valid_until,
+        Q.c.order_id,
+        Q.c.created_at,
+        _C.c.code.label("channel"),
+        _A.c.code.label("account"),
+    ).select_from(Q.join(_C, _C.c.id == Q.c.channel_id).outerjoin(_A, _A.c.id == Q.c.account_id))
     if status:
         query = query.where(Q.c.status == status)
     if cursor:
@@ -150,7 +172,9 @@ def _page_by_id(engine: Engine, table: Any, limit: int, cursor: str | None) -> t
     return rows, encode_cursor(rows[-1].id) if more and rows else None
 
 
-def list_channels(engine: Engine, box: SecretBox, limit: int, cursor: str | None) -> tuple[list[Channel], str | None]:
+def list_channels(
+    engine: Engine, box: SecretBox, limit: int, cursor: str | None
+) -> tuple[list[Channel], str | None]:
     rows, nxt = _page_by_id(engine, t.channels, limit, cursor)
     return [m.channel_from_row(r, box.open(r.secrets)) for r in rows], nxt
 
@@ -162,14 +186,17 @@ def list_products(engine: Engine, limit: int, cursor: str | None) -> tuple[list[
 
 def list_accounts(engine: Engine, limit: int, cursor: str | None) -> tuple[list[Account], str | None]:
     query = select(_A, t.pricelists.c.code.label("pricelist_code")).select_from(
-        _A.outerjoin(t.pricelists, t.pricelists.c.id == _A.c.pricelist_id))
+        _A.outerjoin(t.pricelists, t.pricelists.c.id == _A.c.pricelist_id)
+    )
     if cursor:
         query = query.where(_A.c.id > decode_cursor(cursor))
     with reading(engine) as conn:
         rows = conn.execute(query.order_by(_A.c.id).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return [m.account_from_row(r, r.pricelist_code) for r in rows], encode_cursor(rows[-1].id) if more and rows else None
+    return [m.account_from_row(r, r.pricelist_code) for r in rows], encode_cursor(
+        rows[-1].id
+    ) if more and rows else None
 
 
 def get_account(engine: Engine, code: str) -> Account | None:
@@ -189,8 +216,11 @@ def list_pricelists(engine: Engine) -> list[str]:
 
 def outbox_backlog(engine: Engine) -> int:
     with reading(engine) as conn:
-        return int(conn.execute(select(func.count()).select_from(t.outbox)
-                                .where(t.outbox.c.published_at.is_(None))).scalar_one())
+        return int(
+            conn.execute(
+                select(func.count()).select_from(t.outbox).where(t.outbox.c.published_at.is_(None))
+            ).scalar_one()
+        )
 
 
 def count_orders(engine: Engine) -> int:

@@ -35,9 +35,17 @@ class SqlChannels:
         return m.channel_from_row(r, self.box.open(r.secrets)) if r else None
 
     def _row(self, c: Channel) -> dict[str, Any]:
-        return {"code": c.code, "name": c.name, "type": c.type.value, "adapter": c.adapter,
-                "currency": c.currency, "settings": m.settings_to_row(c.settings),
-                "secrets": self.box.seal(c.secrets), "active": c.active, "updated_at": self.now}
+        return {
+            "code": c.code,
+            "name": c.name,
+            "type": c.type.value,
+            "adapter": c.adapter,
+            "currency": c.currency,
+            "settings": m.settings_to_row(c.settings),
+            "secrets": self.box.seal(c.secrets),
+            "active": c.active,
+            "updated_at": self.now,
+        }
 
     def add(self, c: Channel) -> None:
         c.id = self.conn.execute(
@@ -60,13 +68,16 @@ class SqlProducts:
 
     def add(self, p: Product) -> None:
         p.id = self.conn.execute(
-            insert(t.products).values(**m.product_to_row(p), created_at=self.now, updated_at=self.now)
+            insert(t.products)
+            .values(**m.product_to_row(p), created_at=self.now, updated_at=self.now)
             .returning(t.products.c.id)
         ).scalar_one()
 
     def update(self, p: Product) -> None:
         self.conn.execute(
-            update(t.products).where(t.products.c.id == p.id).values(**m.product_to_row(p), updated_at=self.now)
+            update(t.products)
+            .where(t.products.c.id == p.id)
+            .values(**m.product_to_row(p), updated_at=self.now)
         )
 
 
@@ -79,7 +90,9 @@ class SqlAccounts:
         self.conn, self.now = conn, now
 
     def _select(self) -> Any:
-        return select(*_ACCOUNT_COLS).select_from(_A.outerjoin(t.pricelists, _A.c.pricelist_id == t.pricelists.c.id))
+        return select(*_ACCOUNT_COLS).select_from(
+            _A.outerjoin(t.pricelists, _A.c.pricelist_id == t.pricelists.c.id)
+        )
 
     def candidates(self, ref: CustomerRef, keys: Sequence[str]) -> list[Account]:
         """Every account that matches the reference on at least one key (one query)."""
@@ -107,10 +120,21 @@ class SqlAccounts:
             pl_id = self.conn.execute(
                 select(t.pricelists.c.id).where(t.pricelists.c.code == a.pricelist_code)
             ).scalar_one()
-        return {"code": a.code, "name": a.name, "email": normalise_email(a.email), "phone": normalise_phone(a.phone),
-                "erp_ref": a.erp_ref, "properties": a.properties, "tier": a.tier, "region": a.region,
-                "currency": a.currency, "pricelist_id": pl_id, "credit_limit": a.credit_limit,
-                "payment_terms": a.payment_terms, "updated_at": self.now}
+        return {
+            "code": a.code,
+            "name": a.name,
+            "email": normalise_email(a.email),
+            "phone": normalise_phone(a.phone),
+            "erp_ref": a.erp_ref,
+            "properties": a.properties,
+            "tier": a.tier,
+            "region": a.region,
+            "currency": a.currency,
+            "pricelist_id": pl_id,
+            "credit_limit": a.credit_limit,
+            "payment_terms": a.payment_terms,
+            "updated_at": self.now,
+        }
 
     def add(self, a: Account) -> None:
         a.id = self.conn.execute(
@@ -134,28 +158,49 @@ class SqlPricelists:
         if skus is not None:
             on = and_(on, _PI.c.sku.in_(list(skus)))
         rows = self.conn.execute(
-            select(_P, _PI.c.sku, _PI.c.unit_price).select_from(_P.outerjoin(_PI, on)).where(_P.c.code == code)
+            select(_P, _PI.c.sku, _PI.c.unit_price)
+            .select_from(_P.outerjoin(_PI, on))
+            .where(_P.c.code == code)
         ).all()
         if not rows:
             return None
         r = rows[0]
-        return Pricelist(code=r.code, name=r.name, currency=r.currency, kind=PricelistKind(r.kind),
-                         percent_off=r.percent_off, items={x.sku: x.unit_price for x in rows if x.sku},
-                         valid_from=r.valid_from, valid_to=r.valid_to, id=r.id)
+        return Pricelist(
+            code=r.code,
+            name=r.name,
+            currency=r.currency,
+            kind=PricelistKind(r.kind),
+            percent_off=r.percent_off,
+            items={x.sku: x.unit_price for x in rows if x.sku},
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            id=r.id,
+        )
 
     def _row(self, p: Pricelist) -> dict[str, Any]:
-        return {"code": p.code, "name": p.name, "currency": p.currency, "kind": p.kind.value,
-                "percent_off": p.percent_off, "valid_from": p.valid_from, "valid_to": p.valid_to,
-                "updated_at": self.now}
+        return {
+            "code": p.code,
+            "name": p.name,
+            "currency": p.currency,
+            "kind": p.kind.value,
+            "percent_off": p.percent_off,
+            "valid_from": p.valid_from,
+            "valid_to": p.valid_to,
+            "updated_at": self.now,
+        }
 
     def _items(self, p: Pricelist) -> None:
         self.conn.execute(_PI.delete().where(_PI.c.pricelist_id == p.id))
         if p.items:
-            self.conn.execute(insert(_PI), [{"pricelist_id": p.id, "sku": s, "unit_price": v}
-                                            for s, v in sorted(p.items.items())])
+            self.conn.execute(
+                insert(_PI),
+                [{"pricelist_id": p.id, "sku": s, "unit_price": v} for s, v in sorted(p.items.items())],
+            )
 
     def add(self, p: Pricelist) -> None:
-        p.id = self.conn.execute(insert(_P).values(**self._row(p), created_at=self.now).returning(_P.c.id)).scalar_one()
+        p.id = self.conn.execute(
+            insert(_P).values(**self._row(p), created_at=self.now).returning(_P.c.id)
+        ).scalar_one()
         self._items(p)
 
     def update(self, p: Pricelist) -> None:
@@ -168,10 +213,17 @@ _ORDER_COLS = [*_O.c, t.channels.c.code.label("channel_code"), _A.c.code.label("
 
 
 def _document_row(doc: SalesOrder | Quote, channel_id: int, account_id: int | None) -> dict[str, Any]:
-    return {"channel_id": channel_id, "account_id": account_id, **m.customer_to_row(doc.customer),
-            "currency": doc.currency, "billing_address": m.address_to_row(doc.billing_address),
-            "shipping_address": m.address_to_row(doc.shipping_address), "shipping_tax_rate": doc.shipping_tax_rate,
-            **m.totals_to_row(doc.totals), "notes": doc.notes}
+    return {
+        "channel_id": channel_id,
+        "account_id": account_id,
+        **m.customer_to_row(doc.customer),
+        "currency": doc.currency,
+        "billing_address": m.address_to_row(doc.billing_address),
+        "shipping_address": m.address_to_row(doc.shipping_address),
+        "shipping_tax_rate": doc.shipping_tax_rate,
+        **m.totals_to_row(doc.totals),
+        "notes": doc.notes,
+    }
 
 
 def _ids(conn: Connection, channel_code: str, account_code: str | None) -> tuple[Any, Any]:
@@ -187,7 +239,8 @@ class SqlOrders:
 
     def id_by_external(self, channel_code: str, external_reference: str) -> int | None:
         return self.conn.execute(
-            select(_O.c.id).join(t.channels, t.channels.c.id == _O.c.channel_id)
+            select(_O.c.id)
+            .join(t.channels, t.channels.c.id == _O.c.channel_id)
             .where(t.channels.c.code == channel_code, _O.c.external_ref == external_reference)
         ).scalar_one_or_none()
 
@@ -196,17 +249,28 @@ class SqlOrders:
 
     def add(self, o: SalesOrder) -> None:
         ch, acc = _ids(self.conn, o.channel_code, o.account_code)
-        row = {**_document_row(o, ch, acc), "external_ref": o.external_reference, "status": o.status.value,
-               "held_from": o.held_from.value if o.held_from else None, "payment_status": o.payment_status.value,
-               "fulfilment_status": o.fulfilment_status.value, "invoice_status": o.invoice_status.value,
-               "priority": o.priority, "tags": list(o.tags), "quote_id": o.quote_id,
-               "created_at": o.created_at, "updated_at": o.created_at}
+        row = {
+            **_document_row(o, ch, acc),
+            "external_ref": o.external_reference,
+            "status": o.status.value,
+            "held_from": o.held_from.value if o.held_from else None,
+            "payment_status": o.payment_status.value,
+            "fulfilment_status": o.fulfilment_status.value,
+            "invoice_status": o.invoice_status.value,
+            "priority": o.priority,
+            "tags": list(o.tags),
+            "quote_id": o.quote_id,
+            "created_at": o.created_at,
+            "updated_at": o.created_at,
+        }
         try:
             o.id = self.conn.execute(insert(_O).values(**row).returning(_O.c.id)).scalar_one()
         except IntegrityError as exc:
             # the caller rolls back and reads the order that won the race
             if "external_ref" in str(exc.orig) or "uq_orders_channel_external_ref" in str(exc.orig):
-                raise DuplicateKey(f"order {o.external_reference} already exists on {o.channel_code}") from None
+                raise DuplicateKey(
+                    f"order {o.external_reference} already exists on {o.channel_code}"
+                ) from None
             raise
         self.conn.execute(insert(_OL), [m.line_to_row("order_id", o.id, ln) for ln in o.lines])
         o.updated_at = o.created_at
@@ -215,46 +279,89 @@ class SqlOrders:
         if any(e.kind != "created" for e in o.new_entries):
             self._update(o)
         if o.new_entries:
-            self.conn.execute(insert(_TL), [
-                {"order_id": o.id, "at": e.at, "actor": e.actor, "kind": e.kind, "reason": e.reason,
-                 "from_value": e.from_value, "to_value": e.to_value, "data": e.data} for e in o.new_entries
-            ])
+            self.conn.execute(
+                insert(_TL),
+                [
+                    {
+                        "order_id": o.id,
+                        "at": e.at,
+                        "actor": e.actor,
+                        "kind": e.kind,
+                        "reason": e.reason,
+                        "from_value": e.from_value,
+                        "to_value": e.to_value,
+                        "data": e.data,
+                    }
+                    for e in o.new_entries
+                ],
+            )
 
     def _update(self, o: SalesOrder) -> None:
         self.conn.execute(
-            update(_O).where(_O.c.id == o.id).values(
-                status=o.status.value, held_from=o.held_from.value if o.held_from else None,
-                payment_status=o.payment_status.value, fulfilment_status=o.fulfilment_status.value,
-                invoice_status=o.invoice_status.value, priority=o.priority, tags=list(o.tags), notes=o.notes,
+            update(_O)
+            .where(_O.c.id == o.id)
+            .values(
+                status=o.status.value,
+                held_from=o.held_from.value if o.held_from else None,
+                payment_status=o.payment_status.value,
+                fulfilment_status=o.fulfilment_status.value,
+                invoice_status=o.invoice_status.value,
+                priority=o.priority,
+                tags=list(o.tags),
+                notes=o.notes,
                 billing_address=m.address_to_row(o.billing_address),
-                shipping_address=m.address_to_row(o.shipping_address), updated_at=o.updated_at,
+                shipping_address=m.address_to_row(o.shipping_address),
+                updated_at=o.updated_at,
             )
         )
 
 
 def load_order(conn: Connection, order_id: int, *, for_update: bool = False) -> SalesOrder | None:
-    q = (select(*_ORDER_COLS).select_from(
-        _O.join(t.channels, t.channels.c.id == _O.c.channel_id).outerjoin(_A, _A.c.id == _O.c.account_id))
-        .where(_O.c.id == order_id))
+    q = (
+        select(*_ORDER_COLS)
+        .select_from(
+            _O.join(t.channels, t.channels.c.id == _O.c.channel_id).outerjoin(_A, _A.c.id == _O.c.account_id)
+        )
+        .where(_O.c.id == order_id)
+    )
     if for_update:
         q = q.with_for_update(of=_O)
     r = conn.execute(q).first()
     if r is None:
         return None
-    lines = [m.line_from_row(x) for x in conn.execute(select(_OL).where(_OL.c.order_id == order_id)
-                                                      .order_by(_OL.c.line_no))]
-    timeline = [m.timeline_from_row(x) for x in conn.execute(select(_TL).where(_TL.c.order_id == order_id)
-                                                             .order_by(_TL.c.id))]
+    lines = [
+        m.line_from_row(x)
+        for x in conn.execute(select(_OL).where(_OL.c.order_id == order_id).order_by(_OL.c.line_no))
+    ]
+    timeline = [
+        m.timeline_from_row(x)
+        for x in conn.execute(select(_TL).where(_TL.c.order_id == order_id).order_by(_TL.c.id))
+    ]
     return SalesOrder(
-        id=r.id, channel_code=r.channel_code, currency=r.currency, lines=lines, customer=m.customer_from_row(r),
-        account_code=r.account_code, external_reference=r.external_ref, status=OrderStatus(r.status),
+        id=r.id,
+        channel_code=r.channel_code,
+        currency=r.currency,
+        lines=lines,
+        customer=m.customer_from_row(r),
+        account_code=r.account_code,
+        external_reference=r.external_ref,
+        status=OrderStatus(r.status),
         held_from=OrderStatus(r.held_from) if r.held_from else None,
-        payment_status=PaymentStatus(r.payment_status), fulfilment_status=FulfilmentStatus(r.fulfilment_status),
-        invoice_status=InvoiceStatus(r.invoice_status), billing_address=m.address_from_row(r.billing_address),
-        shipping_address=m.address_from_row(r.shipping_address), shipping=r.shipping,
-        shipping_tax_rate=r.shipping_tax_rate, totals=m.totals_from_row(r), priority=r.priority,
-        tags=tuple(r.tags or ()), notes=r.notes, quote_id=r.quote_id, created_at=r.created_at,
-        updated_at=r.updated_at, timeline=timeline,
+        payment_status=PaymentStatus(r.payment_status),
+        fulfilment_status=FulfilmentStatus(r.fulfilment_status),
+        invoice_status=InvoiceStatus(r.invoice_status),
+        billing_address=m.address_from_row(r.billing_address),
+        shipping_address=m.address_from_row(r.shipping_address),
+        shipping=r.shipping,
+        shipping_tax_rate=r.shipping_tax_rate,
+        totals=m.totals_from_row(r),
+        priority=r.priority,
+        tags=tuple(r.tags or ()),
+        notes=r.notes,
+        quote_id=r.quote_id,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        timeline=timeline,
     )
 
 
@@ -271,34 +378,63 @@ class SqlQuotes:
 
     def add(self, q: Quote) -> None:
         ch, acc = _ids(self.conn, q.channel_code, q.account_code)
-        q.id = self.conn.execute(insert(_Q).values(
-            **_document_row(q, ch, acc), status=q.status.value, valid_until=q.valid_until, order_id=None,
-            created_at=q.created_at, updated_at=q.updated_at,
-        ).returning(_Q.c.id)).scalar_one()
+        q.id = self.conn.execute(
+            insert(_Q)
+            .values(
+                **_document_row(q, ch, acc),
+                status=q.status.value,
+                valid_until=q.valid_until,
+                order_id=None,
+                created_at=q.created_at,
+                updated_at=q.updated_at,
+            )
+            .returning(_Q.c.id)
+        ).scalar_one()
         self.conn.execute(insert(_QL), [m.line_to_row("quote_id", q.id, ln) for ln in q.lines])
 
     def save(self, q: Quote) -> None:
-        self.conn.execute(update(_Q).where(_Q.c.id == q.id).values(
-            status=q.status.value, order_id=q.order_id, updated_at=q.updated_at))
+        self.conn.execute(
+            update(_Q)
+            .where(_Q.c.id == q.id)
+            .values(status=q.status.value, order_id=q.order_id, updated_at=q.updated_at)
+        )
 
 
 def load_quote(conn: Connection, quote_id: int, *, for_update: bool = False) -> Quote | None:
-    q = (select(*_QUOTE_COLS).select_from(
-        _Q.join(t.channels, t.channels.c.id == _Q.c.channel_id).outerjoin(_A, _A.c.id == _Q.c.account_id))
-        .where(_Q.c.id == quote_id))
+    q = (
+        select(*_QUOTE_COLS)
+        .select_from(
+            _Q.join(t.channels, t.channels.c.id == _Q.c.channel_id).outerjoin(_A, _A.c.id == _Q.c.account_id)
+        )
+        .where(_Q.c.id == quote_id)
+    )
     if for_update:
         q = q.with_for_update(of=_Q)
     r = conn.execute(q).first()
     if r is None:
         return None
-    lines = [m.line_from_row(x) for x in conn.execute(select(_QL).where(_QL.c.quote_id == quote_id)
-                                                      .order_by(_QL.c.line_no))]
+    lines = [
+        m.line_from_row(x)
+        for x in conn.execute(select(_QL).where(_QL.c.quote_id == quote_id).order_by(_QL.c.line_no))
+    ]
     return Quote(
-        id=r.id, channel_code=r.channel_code, currency=r.currency, lines=lines, customer=m.customer_from_row(r),
-        account_code=r.account_code, status=QuoteStatus(r.status), billing_address=m.address_from_row(r.billing_address),
-        shipping_address=m.address_from_row(r.shipping_address), shipping=r.shipping,
-        shipping_tax_rate=r.shipping_tax_rate, totals=m.totals_from_row(r), valid_until=r.valid_until,
-        notes=r.notes, order_id=r.order_id, created_at=r.created_at, updated_at=r.updated_at,
+        id=r.id,
+        channel_code=r.channel_code,
+        currency=r.currency,
+        lines=lines,
+        customer=m.customer_from_row(r),
+        account_code=r.account_code,
+        status=QuoteStatus(r.status),
+        billing_address=m.address_from_row(r.billing_address),
+        shipping_address=m.address_from_row(r.shipping_address),
+        shipping=r.shipping,
+        shipping_tax_rate=r.shipping_tax_rate,
+        totals=m.totals_from_row(r),
+        valid_until=r.valid_until,
+        notes=r.notes,
+        order_id=r.order_id,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
     )
 
 
@@ -308,7 +444,16 @@ class SqlOutbox:
 
     def add(self, events: Sequence[DomainEvent], at: datetime) -> None:
         if events:
-            self.conn.execute(insert(t.outbox), [
-                {"event_type": e.type, "aggregate_type": e.aggregate_type, "aggregate_id": e.aggregate_id,
-                 "payload": e.payload, "created_at": at} for e in events
-            ])
+            self.conn.execute(
+                insert(t.outbox),
+                [
+                    {
+                        "event_type": e.type,
+                        "aggregate_type": e.aggregate_type,
+                        "aggregate_id": e.aggregate_id,
+                        "payload": e.payload,
+                        "created_at": at,
+                    }
+                    for e in events
+                ],
+            )

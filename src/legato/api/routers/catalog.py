@@ -43,27 +43,42 @@ def _same(path_value: str, body_value: str, field: str) -> None:
 
 def _channel(body: s.ChannelIn) -> Channel:
     st = body.settings
-    return Channel(code=body.code, name=body.name, type=body.type, adapter=body.adapter, currency=body.currency,
-                   settings=ChannelSettings(tuple(st.match_keys), OnNoMatch(st.on_no_match),
-                                            PricePolicy(st.price_policy)),
-                   secrets=dict(body.secrets), active=body.active)
+    return Channel(
+        code=body.code,
+        name=body.name,
+        type=body.type,
+        adapter=body.adapter,
+        currency=body.currency,
+        settings=ChannelSettings(
+            tuple(st.match_keys), OnNoMatch(st.on_no_match), PricePolicy(st.price_policy)
+        ),
+        secrets=dict(body.secrets),
+        active=body.active,
+    )
 
 
 @router.post("/channels", response_model=s.ChannelOut, status_code=201, tags=["channels"])
-def create_channel(body: s.ChannelIn, _: ApiKey = Depends(require("admin")), rt: Runtime = Depends(runtime)) -> dict:
+def create_channel(
+    body: s.ChannelIn, _: ApiKey = Depends(require("admin")), rt: Runtime = Depends(runtime)
+) -> dict:
     return views.channel_out(svc.save_channel(rt.uow(), _channel(body), create=True))
 
 
 @router.get("/channels", response_model=s.ChannelPage, tags=["channels"])
-def list_channels(limit: int = Query(100, ge=1, le=500), cursor: str | None = Query(None, max_length=100),
-                  _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)) -> dict:
+def list_channels(
+    limit: int = Query(100, ge=1, le=500),
+    cursor: str | None = Query(None, max_length=100),
+    _: ApiKey = Depends(require("orders:read")),
+    rt: Runtime = Depends(runtime),
+) -> dict:
     items, nxt = queries.list_channels(rt.engine, rt.box, limit, cursor)
     return {"items": [views.channel_out(c) for c in items], "next_cursor": nxt}
 
 
 @router.get("/channels/{code}", response_model=s.ChannelOut, tags=["channels"])
-def get_channel(code: str = CodePath, _: ApiKey = Depends(require("orders:read")),
-                rt: Runtime = Depends(runtime)) -> dict:
+def get_channel(
+    code: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
+) -> dict:
     with rt.uow() as uow:
         channel = uow.channels.get_by_code(code)
     if channel is None:
@@ -72,8 +87,12 @@ def get_channel(code: str = CodePath, _: ApiKey = Depends(require("orders:read")
 
 
 @router.put("/channels/{code}", response_model=s.ChannelOut, tags=["channels"])
-def replace_channel(body: s.ChannelIn, code: str = CodePath, _: ApiKey = Depends(require("admin")),
-                    rt: Runtime = Depends(runtime)) -> dict:
+def replace_channel(
+    body: s.ChannelIn,
+    code: str = CodePath,
+    _: ApiKey = Depends(require("admin")),
+    rt: Runtime = Depends(runtime),
+) -> dict:
     _same(code, body.code, "code")
     return views.channel_out(svc.save_channel(rt.uow(), _channel(body), create=False))
 
@@ -83,27 +102,40 @@ def replace_channel(body: s.ChannelIn, code: str = CodePath, _: ApiKey = Depends
 
 def _product(body: s.ProductIn) -> Product:
     d = body.dimensions
-    return Product(sku=body.sku, name=body.name, category=body.category, tags=tuple(body.tags),
-                   dimensions=Dimensions(d.length, d.width, d.height) if d else None, weight_kg=body.weight_kg,
-                   prices=dict(body.prices), active=body.active)
+    return Product(
+        sku=body.sku,
+        name=body.name,
+        category=body.category,
+        tags=tuple(body.tags),
+        dimensions=Dimensions(d.length, d.width, d.height) if d else None,
+        weight_kg=body.weight_kg,
+        prices=dict(body.prices),
+        active=body.active,
+    )
 
 
 @router.post("/products", response_model=s.ProductOut, status_code=201, tags=["products"])
-def create_product(body: s.ProductIn, _: ApiKey = Depends(require("catalog:write")),
-                   rt: Runtime = Depends(runtime)) -> dict:
+def create_product(
+    body: s.ProductIn, _: ApiKey = Depends(require("catalog:write")), rt: Runtime = Depends(runtime)
+) -> dict:
     return views.product_out(svc.save_product(rt.uow(), _product(body), create=True))
 
 
 @router.get("/products", response_model=s.ProductPage, tags=["products"])
-def list_products(limit: int = Query(100, ge=1, le=500), cursor: str | None = Query(None, max_length=100),
-                  _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)) -> dict:
+def list_products(
+    limit: int = Query(100, ge=1, le=500),
+    cursor: str | None = Query(None, max_length=100),
+    _: ApiKey = Depends(require("orders:read")),
+    rt: Runtime = Depends(runtime),
+) -> dict:
     items, nxt = queries.list_products(rt.engine, limit, cursor)
     return {"items": [views.product_out(p) for p in items], "next_cursor": nxt}
 
 
 @router.get("/products/{sku}", response_model=s.ProductOut, tags=["products"])
-def get_product(sku: str = CodePath, _: ApiKey = Depends(require("orders:read")),
-                rt: Runtime = Depends(runtime)) -> dict:
+def get_product(
+    sku: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
+) -> dict:
     with rt.uow() as uow:
         product = uow.products.get_many([sku]).get(sku)
     if product is None:
@@ -112,8 +144,12 @@ def get_product(sku: str = CodePath, _: ApiKey = Depends(require("orders:read"))
 
 
 @router.put("/products/{sku}", response_model=s.ProductOut, tags=["products"])
-def replace_product(body: s.ProductIn, sku: str = CodePath, _: ApiKey = Depends(require("catalog:write")),
-                    rt: Runtime = Depends(runtime)) -> dict:
+def replace_product(
+    body: s.ProductIn,
+    sku: str = CodePath,
+    _: ApiKey = Depends(require("catalog:write")),
+    rt: Runtime = Depends(runtime),
+) -> dict:
     _same(sku, body.sku, "sku")
     return views.product_out(svc.save_product(rt.uow(), _product(body), create=False))
 
@@ -122,27 +158,44 @@ def replace_product(body: s.ProductIn, sku: str = CodePath, _: ApiKey = Depends(
 
 
 def _account(body: s.AccountIn) -> Account:
-    return Account(code=body.code, name=body.name, email=body.email, phone=body.phone, erp_ref=body.erp_ref,
-                   properties=dict(body.properties), tier=body.tier, region=body.region, currency=body.currency,
-                   pricelist_code=body.pricelist, credit_limit=body.credit_limit, payment_terms=body.payment_terms)
+    return Account(
+        code=body.code,
+        name=body.name,
+        email=body.email,
+        phone=body.phone,
+        erp_ref=body.erp_ref,
+        properties=dict(body.properties),
+        tier=body.tier,
+        region=body.region,
+        currency=body.currency,
+        pricelist_code=body.pricelist,
+        credit_limit=body.credit_limit,
+        payment_terms=body.payment_terms,
+    )
 
 
 @router.post("/accounts", response_model=s.AccountOut, status_code=201, tags=["accounts"])
-def create_account(body: s.AccountIn, _: ApiKey = Depends(require("catalog:write")),
-                   rt: Runtime = Depends(runtime)) -> dict:
+def create_account(
+    body: s.AccountIn, _: ApiKey = Depends(require("catalog:write")), rt: Runtime = Depends(runtime)
+) -> dict:
     return views.account_out(svc.save_account(rt.uow(), _account(body), create=True))
 
 
 @router.get("/accounts", response_model=s.AccountPage, tags=["accounts"])
-def list_accounts(limit: int = Query(100, ge=1, le=500), cursor: str | None = Query(None, max_length=100),
-                  _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)) -> dict:
+def list_accounts(
+    limit: int = Query(100, ge=1, le=500),
+    cursor: str | None = Query(None, max_length=100),
+    _: ApiKey = Depends(require("orders:read")),
+    rt: Runtime = Depends(runtime),
+) -> dict:
     items, nxt = queries.list_accounts(rt.engine, limit, cursor)
     return {"items": [views.account_out(a) for a in items], "next_cursor": nxt}
 
 
 @router.get("/accounts/{code}", response_model=s.AccountOut, tags=["accounts"])
-def get_account(code: str = CodePath, _: ApiKey = Depends(require("orders:read")),
-                rt: Runtime = Depends(runtime)) -> dict:
+def get_account(
+    code: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
+) -> dict:
     account = queries.get_account(rt.engine, code)
     if account is None:
         raise NotFound(f"no account {code!r}")
@@ -150,8 +203,12 @@ def get_account(code: str = CodePath, _: ApiKey = Depends(require("orders:read")
 
 
 @router.put("/accounts/{code}", response_model=s.AccountOut, tags=["accounts"])
-def replace_account(body: s.AccountIn, code: str = CodePath, _: ApiKey = Depends(require("catalog:write")),
-                    rt: Runtime = Depends(runtime)) -> dict:
+def replace_account(
+    body: s.AccountIn,
+    code: str = CodePath,
+    _: ApiKey = Depends(require("catalog:write")),
+    rt: Runtime = Depends(runtime),
+) -> dict:
     _same(code, body.code, "code")
     return views.account_out(svc.save_account(rt.uow(), _account(body), create=False))
 
@@ -160,20 +217,29 @@ def replace_account(body: s.AccountIn, code: str = CodePath, _: ApiKey = Depends
 
 
 def _pricelist(body: s.PricelistIn) -> Pricelist:
-    return Pricelist(code=body.code, name=body.name, currency=body.currency, kind=body.kind,
-                     percent_off=body.percent_off, items=dict(body.items), valid_from=body.valid_from,
-                     valid_to=body.valid_to)
+    return Pricelist(
+        code=body.code,
+        name=body.name,
+        currency=body.currency,
+        kind=body.kind,
+        percent_off=body.percent_off,
+        items=dict(body.items),
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+    )
 
 
 @router.post("/pricelists", response_model=s.PricelistOut, status_code=201, tags=["pricelists"])
-def create_pricelist(body: s.PricelistIn, _: ApiKey = Depends(require("catalog:write")),
-                     rt: Runtime = Depends(runtime)) -> dict:
+def create_pricelist(
+    body: s.PricelistIn, _: ApiKey = Depends(require("catalog:write")), rt: Runtime = Depends(runtime)
+) -> dict:
     return views.pricelist_out(svc.save_pricelist(rt.uow(), _pricelist(body), create=True))
 
 
 @router.get("/pricelists/{code}", response_model=s.PricelistOut, tags=["pricelists"])
-def get_pricelist(code: str = CodePath, _: ApiKey = Depends(require("orders:read")),
-                  rt: Runtime = Depends(runtime)) -> dict:
+def get_pricelist(
+    code: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
+) -> dict:
     pricelist = queries.get_pricelist(rt.engine, code)
     if pricelist is None:
         raise NotFound(f"no pricelist {code!r}")
@@ -181,7 +247,11 @@ def get_pricelist(code: str = CodePath, _: ApiKey = Depends(require("orders:read
 
 
 @router.put("/pricelists/{code}", response_model=s.PricelistOut, tags=["pricelists"])
-def replace_pricelist(body: s.PricelistIn, code: str = CodePath, _: ApiKey = Depends(require("catalog:write")),
-                      rt: Runtime = Depends(runtime)) -> dict:
+def replace_pricelist(
+    body: s.PricelistIn,
+    code: str = CodePath,
+    _: ApiKey = Depends(require("catalog:write")),
+    rt: Runtime = Depends(runtime),
+) -> dict:
     _same(code, body.code, "code")
     return views.pricelist_out(svc.save_pricelist(rt.uow(), _pricelist(body), create=False))

@@ -40,11 +40,17 @@ def readyz(rt: Runtime = Depends(runtime)) -> object:
         with rt.engine.connect() as conn:
             conn.execute(text("select 1"))
         current = current_revision(rt.engine)
-    except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+    except Exception as exc:
         return problem(503, "not_ready", "Not ready", f"database unreachable: {type(exc).__name__}")
     if current != head:
-        return problem(503, "not_ready", "Not ready", f"migration {current} is not the latest ({head}); "
-                       "run: legato db upgrade", migration=current, head=head)
+        return problem(
+            503,
+            "not_ready",
+            "Not ready",
+            f"migration {current} is not the latest ({head}); run: legato db upgrade",
+            migration=current,
+            head=head,
+        )
     return {"status": "ready", "database": rt.engine.dialect.name, "migration": current, "head": head}
 
 

@@ -21,10 +21,19 @@ from legato.store.apikeys import ApiKey
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
 
-@router.post("", response_model=s.OrderOut, status_code=201,
-             responses={200: {"model": s.OrderOut, "description": "already received: the existing order"}})
-def create_order(body: s.OrderIn, request: Request, response: Response,
-                 key: ApiKey = Depends(require("orders:write")), rt: Runtime = Depends(runtime)) -> dict:
+@router.post(
+    "",
+    response_model=s.OrderOut,
+    status_code=201,
+    responses={200: {"model": s.OrderOut, "description": "already received: the existing order"}},
+)
+def create_order(
+    body: s.OrderIn,
+    request: Request,
+    response: Response,
+    key: ApiKey = Depends(require("orders:write")),
+    rt: Runtime = Depends(runtime),
+) -> dict:
     """Place an order from the canonical JSON. The same channel + external reference
     twice returns the first order with 200 and creates nothing."""
     result = svc.place_order(rt.uow(), PlaceOrder(views.order_draft(body), key.actor))
@@ -46,7 +55,9 @@ def list_orders(
     account: str | None = Query(None, max_length=40),
     created_from: datetime | None = Query(None, description="inclusive, ISO 8601"),
     created_to: datetime | None = Query(None, description="exclusive, ISO 8601"),
-    q: str | None = Query(None, max_length=200, description="number, external reference, customer name or email"),
+    q: str | None = Query(
+        None, max_length=200, description="number, external reference, customer name or email"
+    ),
     limit: int = Query(50, ge=1, le=200),
     cursor: str | None = Query(None, max_length=100),
     _: ApiKey = Depends(require("orders:read")),
@@ -59,8 +70,9 @@ def list_orders(
 
 
 @router.get("/{order}", response_model=s.OrderOut)
-def get_order(oid: int = Depends(order_id), _: ApiKey = Depends(require("orders:read")),
-              rt: Runtime = Depends(runtime)) -> dict:
+def get_order(
+    oid: int = Depends(order_id), _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
+) -> dict:
     order = queries.get_order(rt.engine, oid)
     if order is None:
         raise NotFound(f"no order {oid}")
@@ -68,24 +80,36 @@ def get_order(oid: int = Depends(order_id), _: ApiKey = Depends(require("orders:
 
 
 @router.post("/{order}/transitions", response_model=s.OrderOut)
-def transition(body: s.TransitionIn, oid: int = Depends(order_id), key: ApiKey = Depends(require("orders:write")),
-               rt: Runtime = Depends(runtime)) -> dict:
+def transition(
+    body: s.TransitionIn,
+    oid: int = Depends(order_id),
+    key: ApiKey = Depends(require("orders:write")),
+    rt: Runtime = Depends(runtime),
+) -> dict:
     """Move the lifecycle one step; 409 names the allowed targets when it may not."""
     order = svc.transition_order(rt.uow(), TransitionOrder(oid, body.to.value, key.actor, body.reason))
     return views.order_out(_reload(rt, order.id))
 
 
 @router.post("/{order}/tracks", response_model=s.OrderOut)
-def change_track(body: s.TrackIn, oid: int = Depends(order_id), key: ApiKey = Depends(require("orders:write")),
-                 rt: Runtime = Depends(runtime)) -> dict:
+def change_track(
+    body: s.TrackIn,
+    oid: int = Depends(order_id),
+    key: ApiKey = Depends(require("orders:write")),
+    rt: Runtime = Depends(runtime),
+) -> dict:
     """Move the payment, fulfilment or invoice track (they never block each other)."""
     svc.change_track(rt.uow(), ChangeTrack(oid, body.track, body.to.value, key.actor, body.reason))
     return views.order_out(_reload(rt, oid))
 
 
 @router.patch("/{order}", response_model=s.OrderOut)
-def edit(body: s.OrderPatch, oid: int = Depends(order_id), key: ApiKey = Depends(require("orders:write")),
-         rt: Runtime = Depends(runtime)) -> dict:
+def edit(
+    body: s.OrderPatch,
+    oid: int = Depends(order_id),
+    key: ApiKey = Depends(require("orders:write")),
+    rt: Runtime = Depends(runtime),
+) -> dict:
     """Change priority, tags, notes or addresses of an order that is not final."""
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
     for name in ("billing_address", "shipping_address"):
