@@ -24,30 +24,30 @@ class OrderStatus(StrEnum):
     VOIDED = "voided"  # final: entered in error, never a real order (no financial effect)
 
 
-S = OrderStatus
+_S = OrderStatus
 
 #: Where each status may go. ON_HOLD is special: its release target is the status it
 #: was held from (see ``allowed_targets``), plus cancel and void where that status allows.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.PENDING_APPROVAL: frozenset({S.CREATED, S.ON_HOLD, S.CANCELLED, S.VOIDED}),
-    S.CREATED: frozenset({S.PENDING_APPROVAL, S.PROCESSING, S.ON_HOLD, S.CANCELLED, S.VOIDED}),
-    S.PROCESSING: frozenset({S.COMPLETED, S.ON_HOLD, S.CANCELLED}),
-    S.ON_HOLD: frozenset(),
-    S.COMPLETED: frozenset(),
-    S.CANCELLED: frozenset(),
-    S.VOIDED: frozenset(),
+    _S.PENDING_APPROVAL: frozenset({_S.CREATED, _S.ON_HOLD, _S.CANCELLED, _S.VOIDED}),
+    _S.CREATED: frozenset({_S.PENDING_APPROVAL, _S.PROCESSING, _S.ON_HOLD, _S.CANCELLED, _S.VOIDED}),
+    _S.PROCESSING: frozenset({_S.COMPLETED, _S.ON_HOLD, _S.CANCELLED}),
+    _S.ON_HOLD: frozenset(),
+    _S.COMPLETED: frozenset(),
+    _S.CANCELLED: frozenset(),
+    _S.VOIDED: frozenset(),
 }
 
-FINAL_STATUSES = frozenset({S.COMPLETED, S.CANCELLED, S.VOIDED})
+FINAL_STATUSES = frozenset({_S.COMPLETED, _S.CANCELLED, _S.VOIDED})
 #: Statuses an order may be created in.
-INITIAL_STATUSES = frozenset({S.CREATED, S.PENDING_APPROVAL, S.ON_HOLD})
+INITIAL_STATUSES = frozenset({_S.CREATED, _S.PENDING_APPROVAL, _S.ON_HOLD})
 
 
 def allowed_targets(status: OrderStatus, held_from: OrderStatus | None = None) -> frozenset[OrderStatus]:
     """Every status reachable in one step from ``status`` (and, when on hold, its origin)."""
-    if status is S.ON_HOLD:
-        origin = held_from or S.CREATED
-        exits = TRANSITIONS[origin] & {S.CANCELLED, S.VOIDED}
+    if status is _S.ON_HOLD:
+        origin = held_from or _S.CREATED
+        exits = TRANSITIONS[origin] & {_S.CANCELLED, _S.VOIDED}
         return frozenset({origin}) | exits
     return TRANSITIONS[status]
 
@@ -64,13 +64,13 @@ def check_transition(
         names = sorted(s.value for s in allowed)
         if status in FINAL_STATUSES:
             why = f"{status.value} is final; no transition leaves it"
-        elif status is S.ON_HOLD and target in TRANSITIONS:
-            origin = (held_from or S.CREATED).value
+        elif status is _S.ON_HOLD and target in TRANSITIONS:
+            origin = (held_from or _S.CREATED).value
             why = f"an order held from {origin} is released back to it, not to {target.value}"
         else:
             why = f"cannot go from {status.value} to {target.value}"
         raise IllegalTransition(why, allowed=names, current=status.value, requested=target.value)
-    return status if target is S.ON_HOLD else None
+    return status if target is _S.ON_HOLD else None
 
 
 def parse_status(value: str, path: str = "to") -> OrderStatus:

@@ -25,14 +25,14 @@ class QuoteStatus(StrEnum):
     CONVERTED = "converted"  # final: became an order (linked both ways)
 
 
-Q = QuoteStatus
+_Q = QuoteStatus
 QUOTE_TRANSITIONS: dict[QuoteStatus, frozenset[QuoteStatus]] = {
-    Q.DRAFT: frozenset({Q.SENT, Q.ACCEPTED, Q.DECLINED, Q.EXPIRED}),
-    Q.SENT: frozenset({Q.ACCEPTED, Q.DECLINED, Q.EXPIRED, Q.DRAFT}),
-    Q.ACCEPTED: frozenset({Q.CONVERTED, Q.EXPIRED}),
-    Q.DECLINED: frozenset(),
-    Q.EXPIRED: frozenset(),
-    Q.CONVERTED: frozenset(),
+    _Q.DRAFT: frozenset({_Q.SENT, _Q.ACCEPTED, _Q.DECLINED, _Q.EXPIRED}),
+    _Q.SENT: frozenset({_Q.ACCEPTED, _Q.DECLINED, _Q.EXPIRED, _Q.DRAFT}),
+    _Q.ACCEPTED: frozenset({_Q.CONVERTED, _Q.EXPIRED}),
+    _Q.DECLINED: frozenset(),
+    _Q.EXPIRED: frozenset(),
+    _Q.CONVERTED: frozenset(),
 }
 
 
