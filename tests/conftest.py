@@ -33,7 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             with create_engine(normalise_url(PG_URL)).connect() as conn:
                 conn.execute(text("select 1"))
-        except Exception as exc:
+        except Exception as exc:  # any failure to connect must stop the run
             pytest.exit(
                 f"LEGATO_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached: {exc}", returncode=3
             )

@@ -39,7 +39,7 @@ def _runtime():  # type: ignore[no-untyped-def]
 def _actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
-    except Exception:
+    except Exception:  # some containers have no user name
         return "cli"
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.conftest import TEST_SECRET
 
 LEGATO = [sys.executable, "-m", "legato.cli"]

@@ -62,7 +62,7 @@ class _Backlog(Collector):
         g = GaugeMetricFamily("legato_outbox_backlog", "Outbox events not yet published")
         try:
             g.add_metric([], float(self.read()))
-        except Exception:
+        except Exception:  # a scrape must not fail because the database is down
             logging.getLogger("legato.metrics").warning("outbox backlog unavailable")
             return []
         return [g]

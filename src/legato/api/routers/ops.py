@@ -40,7 +40,7 @@ def readyz(rt: Runtime = Depends(runtime)) -> object:
         with rt.engine.connect() as conn:
             conn.execute(text("select 1"))
         current = current_revision(rt.engine)
-    except Exception as exc:
+    except Exception as exc:  # readiness reports a failure, it never raises one
         return problem(503, "not_ready", "Not ready", f"database unreachable: {type(exc).__name__}")
     if current != head:
         return problem(
