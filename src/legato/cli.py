@@ -109,11 +109,14 @@ def demo() -> None:
         summary = load_demo(rt, progress=progress)
     revoke_keys(rt.engine, "demo")
     key = create_key(rt.engine, "demo", ["admin"])
-    console.print(f"demo loaded: {summary}")
-    console.print(f"demo API key (admin; shown once): [bold green]{key}[/]")
-    console.print(
-        f"try: curl -H 'Authorization: Bearer {key}' http://{settings.host}:{settings.port}/api/v1/orders"
+    # plain print: a key wrapped across lines at the terminal's width cannot be copied
+    print(
+        f"demo loaded: {summary.channels} channels, {summary.products} products, {summary.accounts} accounts, "
+        f"{summary.pricelists} pricelists, {summary.orders_created} new orders "
+        f"({summary.orders_existing} already there), {summary.quotes} quotes"
     )
+    print(f"demo API key (admin; shown once): {key}")
+    print(f"try: curl -H 'Authorization: Bearer {key}' http://{settings.host}:{settings.port}/api/v1/orders")
     rt.close()
 
 

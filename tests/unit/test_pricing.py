@@ -167,3 +167,11 @@ def test_a_contract_is_in_force_from_its_first_to_its_last_day_inclusive(
     pricelist = contract(valid_from=valid_from, valid_to=valid_to)
     assert pricelist.in_force(TODAY)
     assert resolve(pricelist=pricelist) == PricedUnit(D("8.00"), "contract:ACME-2026")
+
+
+def test_a_percent_off_price_is_rounded_to_the_currency_minor_unit() -> None:
+    pricelist = contract(PricelistKind.PERCENT_OFF, currency="EUR", items={}, percent_off="12")
+    special = Product(sku="WIDGET", name="Widget", prices={"EUR": D("32.95")})
+    assert resolve(currency="EUR", product=special, pricelist=pricelist) == PricedUnit(
+        D("29.00"), "contract:ACME-2026:-12%"
+    )

@@ -20,6 +20,7 @@ from datetime import date
 from decimal import Decimal
 
 from legato.domain.catalog import Pricelist, PricelistKind, PricePolicy, Product
+from legato.domain.money import DEFAULT_ROUNDING, round_amount
 
 HUNDRED = Decimal(100)
 
@@ -38,6 +39,7 @@ def resolve_unit_price(
     policy: PricePolicy,
     contract: Pricelist | None,
     on: date,
+    rounding: str = DEFAULT_ROUNDING,
 ) -> PricedUnit | None:
     """The unit price of ``product`` for one line, and where it came from; None if unpriced."""
     if policy is PricePolicy.TRUST and sent_price is not None:
@@ -48,7 +50,8 @@ def resolve_unit_price(
             return PricedUnit(fixed, f"contract:{contract.code}")
         base = product.prices.get(currency)
         if contract.kind is PricelistKind.PERCENT_OFF and base is not None:
-            price = base * (HUNDRED - contract.percent_off) / HUNDRED
+            # a discounted unit price is a price like any other: in whole minor units
+            price = round_amount(base * (HUNDRED - contract.percent_off) / HUNDRED, currency, rounding)
             return PricedUnit(price, f"contract:{contract.code}:-{contract.percent_off.normalize():f}%")
     list_price = product.prices.get(currency)
     if list_price is not None:

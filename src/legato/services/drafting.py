@@ -149,6 +149,7 @@ def draft_lines(uow: UnitOfWork, draft: OrderDraft, *, account_code: str | None 
             policy=channel.settings.price_policy,
             contract=contract,
             on=today,
+            rounding=uow.rounding,
         )
         if priced is None:
             problems.add(

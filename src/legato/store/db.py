@@ -29,7 +29,10 @@ def make_engine(url: str, **kw: Any) -> Engine:
     if "poolclass" not in kw:
         kw.setdefault("pool_size", 10)
         kw.setdefault("max_overflow", 20)
-    kw.setdefault("pool_pre_ping", True)
+        # No pre-ping: it costs a round trip on every checkout. Recycle instead, so a
+        # connection the server or a proxy dropped while idle is not handed out.
+        kw.setdefault("pool_recycle", 300)
+        kw.setdefault("pool_use_lifo", True)
     return create_engine(url, **kw)
 
 
