@@ -5,14 +5,18 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from legato.config import UnsafeSettings, get_settings
+
+if TYPE_CHECKING:
+    from legato.bootstrap import Runtime
+    from legato.domain.order import SalesOrder
 
 app = typer.Typer(help="Legato: multichannel order management.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -25,12 +29,12 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
 
 
-def _runtime():  # type: ignore[no-untyped-def]
+def _runtime() -> Runtime:
     from legato.bootstrap import build
 
     return build(get_settings())
@@ -99,7 +103,7 @@ def demo() -> None:
         TimeElapsedColumn(),
         console=console,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -111,8 +115,8 @@ def demo() -> None:
     key = create_key(rt.engine, "demo", ["admin"])
     # plain print: a key wrapped across lines at the terminal's width cannot be copied
     print(
-        f"demo loaded: {summary.channels} channels, {summary.products} products, {summary.accounts} accounts, "
-        f"{summary.pricelists} pricelists, {summary.orders_created} new orders "
+        f"demo loaded: {summary.channels} channels, {summary.products} products, "
+        f"{summary.accounts} accounts, {summary.pricelists} pricelists, {summary.orders_created} new orders "
         f"({summary.orders_existing} already there), {summary.quotes} quotes"
     )
     print(f"demo API key (admin; shown once): {key}")
@@ -196,7 +200,7 @@ def orders_list(
         console.print(f"more: --cursor {page.next_cursor}")
 
 
-def _order_or_fail(rt, ref: str):  # type: ignore[no-untyped-def]
+def _order_or_fail(rt: Runtime, ref: str) -> SalesOrder:
     from legato.store import queries
 
     oid = queries.order_number_to_id(ref)
@@ -264,7 +268,7 @@ def orders_transition(order: str, to: str, reason: Annotated[str | None, typer.O
     rt = _runtime()
     o = _order_or_fail(rt, order)
     try:
-        o = transition_order(rt.uow(), TransitionOrder(o.id, to, _actor(), reason))
+        o = transition_order(rt.uow(), TransitionOrder(o.id or 0, to, _actor(), reason))
     except LegatoError as exc:
         allowed = exc.extra.get("allowed")
         _fail(exc.detail + (f" (allowed: {', '.join(allowed) or 'none'})" if allowed is not None else ""), 1)

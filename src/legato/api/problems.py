@@ -62,7 +62,8 @@ def problem(
 
 
 def _json_path(parts: list[Any]) -> tuple[str, str]:
-    path, pointer = "$", ""
+    path: str = "$"
+    pointer: str = ""
     for p in parts:
         if isinstance(p, int):
             path += f"[{p}]"
@@ -84,7 +85,7 @@ def _domain_path(path: str) -> tuple[str, str]:
 
 def issue_to_dict(issue: FieldIssue) -> dict[str, Any]:
     path, pointer = _domain_path(issue.path)
-    out = {"path": path, "pointer": pointer, "message": issue.message, "code": issue.code}
+    out: dict[str, Any] = {"path": path, "pointer": pointer, "message": issue.message, "code": issue.code}
     if issue.value is not None:
         out["value"] = issue.value if isinstance(issue.value, str | int | bool) else str(issue.value)
     return out

@@ -169,7 +169,7 @@ def _page_by_id(engine: Engine, table: Any, limit: int, cursor: str | None) -> t
         rows = conn.execute(query.order_by(table.c.id).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].id) if more and rows else None
+    return list(rows), encode_cursor(rows[-1].id) if more and rows else None
 
 
 def list_channels(

@@ -3,6 +3,8 @@ and a test checks that migrations and these tables agree."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -33,7 +35,7 @@ metadata = MetaData(
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def _stamps() -> list[Column]:
+def _stamps() -> list[Column[Any]]:
     return [
         Column("created_at", UTCDateTime(), nullable=False),
         Column("updated_at", UTCDateTime(), nullable=False),
@@ -114,7 +116,7 @@ accounts = Table(
 )
 
 
-def _document_columns() -> list[Column]:
+def _document_columns() -> list[Column[Any]]:
     """Columns an order and a quote share: parties, addresses, money."""
     return [
         Column("channel_id", Id, ForeignKey("channels.id"), nullable=False),
@@ -136,7 +138,7 @@ def _document_columns() -> list[Column]:
     ]
 
 
-def _line_columns(parent: str) -> list[Column]:
+def _line_columns(parent: str) -> list[Column[Any]]:
     return [
         Column(f"{parent}_id", Id, ForeignKey(f"{parent}s.id", ondelete="CASCADE"), primary_key=True),
         Column("line_no", Integer, primary_key=True),

@@ -9,6 +9,15 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 
 from legato.domain.money import DEFAULT_ROUNDING
+from legato.services.uow import (
+    AccountRepository,
+    ChannelRepository,
+    OrderRepository,
+    Outbox,
+    PricelistRepository,
+    ProductRepository,
+    QuoteRepository,
+)
 from legato.store.repositories import (
     SqlAccounts,
     SqlChannels,
@@ -44,13 +53,14 @@ class SqlUnitOfWork:
         self.conn.begin()
         self._now = self.clock()
         conn, now = self.conn, self._now
-        self.channels = SqlChannels(conn, self.box, now)
-        self.products = SqlProducts(conn, now)
-        self.accounts = SqlAccounts(conn, now)
-        self.pricelists = SqlPricelists(conn, now)
-        self.orders = SqlOrders(conn)
-        self.quotes = SqlQuotes(conn)
-        self.outbox = SqlOutbox(conn)
+        # typed as the Protocols the services expect, so mypy checks each repository fits
+        self.channels: ChannelRepository = SqlChannels(conn, self.box, now)
+        self.products: ProductRepository = SqlProducts(conn, now)
+        self.accounts: AccountRepository = SqlAccounts(conn, now)
+        self.pricelists: PricelistRepository = SqlPricelists(conn, now)
+        self.orders: OrderRepository = SqlOrders(conn)
+        self.quotes: QuoteRepository = SqlQuotes(conn)
+        self.outbox: Outbox = SqlOutbox(conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

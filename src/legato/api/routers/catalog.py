@@ -6,6 +6,8 @@ Channel secrets are write-only: PUT merges new secret values over the stored one
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Path, Query
 
 from legato.api import schemas as s
@@ -60,7 +62,7 @@ def _channel(body: s.ChannelIn) -> Channel:
 @router.post("/channels", response_model=s.ChannelOut, status_code=201, tags=["channels"])
 def create_channel(
     body: s.ChannelIn, _: ApiKey = Depends(require("admin")), rt: Runtime = Depends(runtime)
-) -> dict:
+) -> dict[str, Any]:
     return views.channel_out(svc.save_channel(rt.uow(), _channel(body), create=True))
 
 
@@ -70,7 +72,7 @@ def list_channels(
     cursor: str | None = Query(None, max_length=100),
     _: ApiKey = Depends(require("orders:read")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     items, nxt = queries.list_channels(rt.engine, rt.box, limit, cursor)
     return {"items": [views.channel_out(c) for c in items], "next_cursor": nxt}
 
@@ -78,7 +80,7 @@ def list_channels(
 @router.get("/channels/{code}", response_model=s.ChannelOut, tags=["channels"])
 def get_channel(
     code: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
-) -> dict:
+) -> dict[str, Any]:
     with rt.uow() as uow:
         channel = uow.channels.get_by_code(code)
     if channel is None:
@@ -92,7 +94,7 @@ def replace_channel(
     code: str = CodePath,
     _: ApiKey = Depends(require("admin")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     _same(code, body.code, "code")
     return views.channel_out(svc.save_channel(rt.uow(), _channel(body), create=False))
 
@@ -117,7 +119,7 @@ def _product(body: s.ProductIn) -> Product:
 @router.post("/products", response_model=s.ProductOut, status_code=201, tags=["products"])
 def create_product(
     body: s.ProductIn, _: ApiKey = Depends(require("catalog:write")), rt: Runtime = Depends(runtime)
-) -> dict:
+) -> dict[str, Any]:
     return views.product_out(svc.save_product(rt.uow(), _product(body), create=True))
 
 
@@ -127,7 +129,7 @@ def list_products(
     cursor: str | None = Query(None, max_length=100),
     _: ApiKey = Depends(require("orders:read")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     items, nxt = queries.list_products(rt.engine, limit, cursor)
     return {"items": [views.product_out(p) for p in items], "next_cursor": nxt}
 
@@ -135,7 +137,7 @@ def list_products(
 @router.get("/products/{sku}", response_model=s.ProductOut, tags=["products"])
 def get_product(
     sku: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
-) -> dict:
+) -> dict[str, Any]:
     with rt.uow() as uow:
         product = uow.products.get_many([sku]).get(sku)
     if product is None:
@@ -149,7 +151,7 @@ def replace_product(
     sku: str = CodePath,
     _: ApiKey = Depends(require("catalog:write")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     _same(sku, body.sku, "sku")
     return views.product_out(svc.save_product(rt.uow(), _product(body), create=False))
 
@@ -177,7 +179,7 @@ def _account(body: s.AccountIn) -> Account:
 @router.post("/accounts", response_model=s.AccountOut, status_code=201, tags=["accounts"])
 def create_account(
     body: s.AccountIn, _: ApiKey = Depends(require("catalog:write")), rt: Runtime = Depends(runtime)
-) -> dict:
+) -> dict[str, Any]:
     return views.account_out(svc.save_account(rt.uow(), _account(body), create=True))
 
 
@@ -187,7 +189,7 @@ def list_accounts(
     cursor: str | None = Query(None, max_length=100),
     _: ApiKey = Depends(require("orders:read")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     items, nxt = queries.list_accounts(rt.engine, limit, cursor)
     return {"items": [views.account_out(a) for a in items], "next_cursor": nxt}
 
@@ -195,7 +197,7 @@ def list_accounts(
 @router.get("/accounts/{code}", response_model=s.AccountOut, tags=["accounts"])
 def get_account(
     code: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
-) -> dict:
+) -> dict[str, Any]:
     account = queries.get_account(rt.engine, code)
     if account is None:
         raise NotFound(f"no account {code!r}")
@@ -208,7 +210,7 @@ def replace_account(
     code: str = CodePath,
     _: ApiKey = Depends(require("catalog:write")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     _same(code, body.code, "code")
     return views.account_out(svc.save_account(rt.uow(), _account(body), create=False))
 
@@ -232,14 +234,14 @@ def _pricelist(body: s.PricelistIn) -> Pricelist:
 @router.post("/pricelists", response_model=s.PricelistOut, status_code=201, tags=["pricelists"])
 def create_pricelist(
     body: s.PricelistIn, _: ApiKey = Depends(require("catalog:write")), rt: Runtime = Depends(runtime)
-) -> dict:
+) -> dict[str, Any]:
     return views.pricelist_out(svc.save_pricelist(rt.uow(), _pricelist(body), create=True))
 
 
 @router.get("/pricelists/{code}", response_model=s.PricelistOut, tags=["pricelists"])
 def get_pricelist(
     code: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
-) -> dict:
+) -> dict[str, Any]:
     pricelist = queries.get_pricelist(rt.engine, code)
     if pricelist is None:
         raise NotFound(f"no pricelist {code!r}")
@@ -252,6 +254,6 @@ def replace_pricelist(
     code: str = CodePath,
     _: ApiKey = Depends(require("catalog:write")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     _same(code, body.code, "code")
     return views.pricelist_out(svc.save_pricelist(rt.uow(), _pricelist(body), create=False))

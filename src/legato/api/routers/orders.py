@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -14,6 +15,7 @@ from legato.bootstrap import Runtime
 from legato.domain.commands import ChangeTrack, EditOrder, PlaceOrder, TransitionOrder
 from legato.domain.errors import NotFound
 from legato.domain.lifecycle import OrderStatus
+from legato.domain.order import SalesOrder
 from legato.services import orders as svc
 from legato.store import queries
 from legato.store.apikeys import ApiKey
@@ -33,7 +35,7 @@ def create_order(
     response: Response,
     key: ApiKey = Depends(require("orders:write")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     """Place an order from the canonical JSON. The same channel + external reference
     twice returns the first order with 200 and creates nothing."""
     result = svc.place_order(rt.uow(), PlaceOrder(views.order_draft(body), key.actor))
@@ -62,7 +64,7 @@ def list_orders(
     cursor: str | None = Query(None, max_length=100),
     _: ApiKey = Depends(require("orders:read")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
     f = queries.OrderFilter(status.value if status else None, channel, account, created_from, created_to, q)
     page = queries.list_orders(rt.engine, f, limit=limit, cursor=cursor)
@@ -72,7 +74,7 @@ def list_orders(
 @router.get("/{order}", response_model=s.OrderOut)
 def get_order(
     oid: int = Depends(order_id), _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
-) -> dict:
+) -> dict[str, Any]:
     order = queries.get_order(rt.engine, oid)
     if order is None:
         raise NotFound(f"no order {oid}")
@@ -85,7 +87,7 @@ def transition(
     oid: int = Depends(order_id),
     key: ApiKey = Depends(require("orders:write")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     """Move the lifecycle one step; 409 names the allowed targets when it may not."""
     order = svc.transition_order(rt.uow(), TransitionOrder(oid, body.to.value, key.actor, body.reason))
     return views.order_out(_reload(rt, order.id))
@@ -97,7 +99,7 @@ def change_track(
     oid: int = Depends(order_id),
     key: ApiKey = Depends(require("orders:write")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     """Move the payment, fulfilment or invoice track (they never block each other)."""
     svc.change_track(rt.uow(), ChangeTrack(oid, body.track, body.to.value, key.actor, body.reason))
     return views.order_out(_reload(rt, oid))
@@ -109,7 +111,7 @@ def edit(
     oid: int = Depends(order_id),
     key: ApiKey = Depends(require("orders:write")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     """Change priority, tags, notes or addresses of an order that is not final."""
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
     for name in ("billing_address", "shipping_address"):
@@ -121,7 +123,7 @@ def edit(
     return views.order_out(_reload(rt, oid))
 
 
-def _reload(rt: Runtime, oid: int | None) -> object:
+def _reload(rt: Runtime, oid: int | None) -> SalesOrder:
     order = queries.get_order(rt.engine, oid or 0)
     if order is None:
         raise NotFound(f"no order {oid}")

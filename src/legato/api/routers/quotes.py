@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query
 
 from legato.api import schemas as s
@@ -22,7 +24,7 @@ router = APIRouter(prefix="/api/v1/quotes", tags=["quotes"])
 @router.post("", response_model=s.QuoteOut, status_code=201)
 def create_quote(
     body: s.QuoteIn, key: ApiKey = Depends(require("orders:write")), rt: Runtime = Depends(runtime)
-) -> dict:
+) -> dict[str, Any]:
     quote = svc.create_quote(rt.uow(), CreateQuote(views.draft(body), key.actor, body.valid_until))
     return views.quote_out(quote)
 
@@ -34,7 +36,7 @@ def list_quotes(
     cursor: str | None = Query(None, max_length=100),
     _: ApiKey = Depends(require("orders:read")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     page = queries.list_quotes(rt.engine, status=status.value if status else None, limit=limit, cursor=cursor)
     return {"items": [views.quote_summary(r) for r in page.items], "next_cursor": page.next_cursor}
 
@@ -42,7 +44,7 @@ def list_quotes(
 @router.get("/{quote}", response_model=s.QuoteOut)
 def get_quote(
     qid: int = Depends(quote_id), _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
-) -> dict:
+) -> dict[str, Any]:
     quote = queries.get_quote(rt.engine, qid)
     if quote is None:
         raise NotFound(f"no quote {qid}")
@@ -55,7 +57,7 @@ def transition_quote(
     qid: int = Depends(quote_id),
     key: ApiKey = Depends(require("orders:write")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     """Send, accept, decline or expire a quote."""
     return views.quote_out(
         svc.transition_quote(rt.uow(), TransitionQuote(qid, body.to, key.actor, body.reason))
@@ -67,7 +69,7 @@ def convert_quote(
     qid: int = Depends(quote_id),
     key: ApiKey = Depends(require("orders:write")),
     rt: Runtime = Depends(runtime),
-) -> dict:
+) -> dict[str, Any]:
     """Turn an accepted quote into an order, with no re-entry; both keep the link."""
     quote, order = svc.convert_quote(rt.uow(), ConvertQuote(qid, key.actor))
     fresh = queries.get_order(rt.engine, order.id or 0)
