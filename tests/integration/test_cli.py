@@ -1,0 +1,78 @@
+"""The `legato` command as an operator uses it, as a real process, on both databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+from fastapi.testclient import TestClient
+from tests.conftest import TEST_SECRET
+
+from legato.api.app import create_app
+from legato.bootstrap import Runtime
+from legato.domain.catalog import Channel, ChannelType, Product
+from legato.domain.commands import LineDraft, OrderDraft, PlaceOrder
+from legato.services.catalog import save_channel, save_product
+from legato.services.orders import place_order
+
+
+def legato(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
+    env.update(LEGATO_DATABASE_URL=db_url, LEGATO_SECRET_KEY=TEST_SECRET, COLUMNS="200")
+    command = [sys.executable, "-m", "legato.cli", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _one_order(rt: Runtime) -> str:
+    save_channel(rt.uow(), Channel("WEB", "Web", ChannelType.ECOMMERCE, "rest", "GBP"), create=True)
+    save_product(rt.uow(), Product("TEA", "Tea", prices={"GBP": Decimal("4.50")}), create=True)
+    draft = OrderDraft("WEB", (LineDraft("TEA", Decimal(2)),), external_reference="CLI-1")
+    return place_order(rt.uow(), PlaceOrder(draft, "test")).order.number or ""
+
+
+def test_orders_can_be_listed_shown_and_moved_from_the_command_line(runtime: Runtime, db_url: str) -> None:
+    number = _one_order(runtime)
+
+    listed = legato(db_url, "orders", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [o["external_ref"] for o in json.loads(listed.stdout)["items"]] == ["CLI-1"]
+
+    moved = legato(db_url, "orders", "transition", number, "on_hold", "--reason", "fraud check")
+    assert moved.returncode == 0, moved.stderr
+    assert "on_hold" in moved.stdout
+
+    refused = legato(db_url, "orders", "transition", number, "completed")
+    assert refused.returncode == 1
+    assert "allowed: cancelled, created, voided" in refused.stderr
+
+    shown = legato(db_url, "orders", "show", number, "--json")
+    order = json.loads(shown.stdout)
+    assert order["status"] == "on_hold" and order["held_from"] == "created"
+    assert [(e["kind"], e["reason"]) for e in order["timeline"]][-1] == ("status_changed", "fraud check")
+    assert order["timeline"][-1]["actor"].startswith("cli")
+
+
+def test_an_api_key_made_on_the_command_line_works_with_exactly_its_scopes(
+    runtime: Runtime, db_url: str
+) -> None:
+    made = legato(db_url, "apikey", "create", "--scope", "orders:read", "--name", "dashboard")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("lgt_")
+    with TestClient(create_app(runtime)) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+        assert client.get("/api/v1/orders", headers=headers).status_code == 200
+        denied = client.post("/api/v1/orders", headers=headers, json={"channel": "X", "lines": []})
+        assert denied.status_code == 403 and denied.json()["required_scope"] == "orders:write"
+    assert legato(db_url, "apikey", "revoke", "dashboard").returncode == 0
+    with TestClient(create_app(runtime)) as client:
+        assert client.get("/api/v1/orders", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+
+
+def test_an_unknown_scope_is_refused_with_the_list_of_scopes(db_url: str) -> None:
+    made = legato(db_url, "apikey", "create", "--scope", "orders:delete")
+    assert made.returncode == 2
+    assert "orders:read" in made.stderr and "lgt_" not in made.stdout
