@@ -539,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
                       "running; the ratios hold better than the absolute figures")
     for name, prof in profiles.items():
         console.print(f"\n[bold]{name}: profile of the service phase[/] (top 30 by own time)")
-        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+        pstats.Stats(prof).sort_stats(os.environ.get("LEGATO_BENCH_SORT", "tottime")).print_stats(30)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "orders": args.orders,

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from legato.bootstrap import Runtime, build
@@ -59,17 +59,28 @@ def pg_database() -> Iterator[str]:
     url = admin.set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
+    for cleaner in _CLEANERS.values():
+        cleaner.dispose()
     with eng.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     eng.dispose()
 
 
+_CLEANERS: dict[str, Engine] = {}
+
+
 def _truncate_pg(url: str) -> None:
-    names = ", ".join(f'"{t.name}"' for t in tables.metadata.sorted_tables)
-    eng = create_engine(url)
+    """Empty every table and restart the ids. DELETE on these small tables is about ten
+    times faster than TRUNCATE, which rewrites every table file."""
+    eng = _CLEANERS.get(url) or _CLEANERS.setdefault(url, create_engine(url))
     with eng.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    eng.dispose()
+        for table in reversed(tables.metadata.sorted_tables):
+            conn.execute(table.delete())
+        sequences = conn.execute(text(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+        )).scalars().all()  # fmt: skip
+        for seq in sequences:
+            conn.execute(text(f'ALTER SEQUENCE "{seq}" RESTART WITH 1'))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -44,8 +44,11 @@ class _Repo:
 
 
 class FakeChannels(_Repo):
-    def get_by_code(self, code: str) -> Channel | None:
-        return copy.deepcopy(self.s.channels.get(code))
+    def get_by_code(self, code: str, *, secrets: bool = True) -> Channel | None:
+        found = copy.deepcopy(self.s.channels.get(code))
+        if found is not None and not secrets:
+            found.secrets = {}
+        return found
 
     def add(self, channel: Channel) -> None:
         channel.id = self.s.new_id("channel")

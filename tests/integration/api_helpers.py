@@ -7,7 +7,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from legato.bootstrap import Runtime
@@ -74,12 +73,6 @@ def paths(body: dict[str, Any]) -> list[str]:
 
 def is_postgres(rt: Runtime) -> bool:
     return rt.engine.dialect.name == "postgresql"
-
-
-def xfail_on_postgres(request: pytest.FixtureRequest, rt: Runtime, reason: str) -> None:
-    """Mark the running test as a strict expected failure on PostgreSQL only."""
-    if is_postgres(rt):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 def same(a: Any, b: Any) -> bool:

@@ -12,12 +12,6 @@ from sqlalchemy import select
 from legato.bootstrap import Runtime
 from legato.store import tables
 
-PRODUCTS_BY_SKU = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: GET/PUT /api/v1/products/{sku} answer 422 'Field required at code': catalog.py shares one "
-    "Path() object (CodePath) between {code} and {sku} parameters",
-)
-
 #: resource -> (key field, a valid body, a changed field for PUT)
 RESOURCES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "channels": (
@@ -78,14 +72,7 @@ RESOURCES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
 }
 
 
-def _params(needs_get_one: bool) -> list[Any]:
-    return [
-        pytest.param(name, marks=PRODUCTS_BY_SKU) if name == "products" and needs_get_one else name
-        for name in RESOURCES
-    ]
-
-
-@pytest.mark.parametrize("resource", _params(needs_get_one=True))
+@pytest.mark.parametrize("resource", list(RESOURCES))
 def test_a_catalogue_record_is_created_read_and_replaced_by_its_code_and_its_code_is_unique(
     client: TestClient, admin: dict[str, str], resource: str
 ) -> None:
@@ -112,7 +99,7 @@ def test_a_catalogue_record_is_created_read_and_replaced_by_its_code_and_its_cod
         assert same(again[field], value)
 
 
-@pytest.mark.parametrize("resource", _params(needs_get_one=True))
+@pytest.mark.parametrize("resource", list(RESOURCES))
 def test_an_unknown_code_is_404_and_a_body_code_differing_from_the_path_is_422(
     client: TestClient, admin: dict[str, str], resource: str
 ) -> None:
@@ -154,9 +141,6 @@ def test_a_catalogue_list_pages_through_every_record_once_with_its_cursor(
     assert seen == codes
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: there is no GET /api/v1/pricelists (list with cursor); it answers 405"
-)
 def test_pricelists_are_listed_with_a_cursor(client: TestClient, admin: dict[str, str]) -> None:
     _, body, _ = RESOURCES["pricelists"]
     for code in ("PL-A", "PL-B", "PL-C"):

@@ -7,7 +7,6 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import pytest
 from api_helpers import order_body, place, problem
 from fastapi.testclient import TestClient
 
@@ -119,11 +118,6 @@ def test_orders_are_filtered_by_creation_time_from_inclusive_to_exclusive(
     assert p["errors"][0]["path"] == "created_from"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: GET /api/v1/orders?created_from=2020-01-01T00:00:00 (no time zone) "
-    "answers 500: UTCDateTime.process_bind_param raises ValueError on the naive datetime",
-)
 def test_a_creation_time_without_a_zone_is_not_a_server_error(
     client: TestClient, shop: dict[str, str]
 ) -> None:

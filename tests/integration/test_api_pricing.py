@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-import pytest
-from api_helpers import count, order_body, outbox, place, problem, xfail_on_postgres
+from api_helpers import count, order_body, outbox, place, problem
 from fastapi.testclient import TestClient
 
 from legato.bootstrap import Runtime
@@ -152,16 +151,7 @@ def test_totals_are_rounded_to_the_currency_minor_unit(client: TestClient, shop:
     }
 
 
-def test_amounts_read_back_in_the_currency_minor_unit(
-    request: pytest.FixtureRequest, client: TestClient, shop: dict[str, str], runtime: Runtime
-) -> None:
-    xfail_on_postgres(
-        request,
-        runtime,
-        "BUG: on PostgreSQL, money read from the database carries NUMERIC(28,6) "
-        "scale: GET /orders/{id} shows JPY grand_total '1100.000000' and KWD '6.748000', and a "
-        "contract unit price of 4.00 comes back as '4.000000' even from POST",
-    )
+def test_amounts_read_back_in_the_currency_minor_unit(client: TestClient, shop: dict[str, str]) -> None:
     jpy, kwd = _jpy_and_kwd_orders(client, shop)
     for order in (jpy, kwd):
         got = client.get(f"/api/v1/orders/{order['number']}", headers=shop).json()

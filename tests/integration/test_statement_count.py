@@ -45,22 +45,47 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 @pytest.fixture
 def shop(runtime: Runtime) -> Runtime:
     """A channel, 50 products, and an account with a contracted pricelist, via the services."""
-    save_channel(runtime.uow(), Channel("WEB", "Web shop", ChannelType.ECOMMERCE, "shopify", "GBP",
-                                        secrets={"webhook_secret": "s3cret"}), create=True)
+    save_channel(
+        runtime.uow(),
+        Channel(
+            "WEB", "Web shop", ChannelType.ECOMMERCE, "shopify", "GBP", secrets={"webhook_secret": "s3cret"}
+        ),
+        create=True,
+    )
     for n, sku in enumerate(SKUS):
         save_product(runtime.uow(), Product(sku, f"Product {n}", prices={"GBP": Decimal(5 + n)}), create=True)
-    save_pricelist(runtime.uow(), Pricelist("ACME-2026", "Acme contract", "GBP", PricelistKind.PERCENT_OFF,
-                                            Decimal(10), {SKUS[0]: Decimal("4.00")}), create=True)
-    save_account(runtime.uow(), Account("ACME", "Acme Trading", email="buyer@acme.example", currency="GBP",
-                                        pricelist_code="ACME-2026"), create=True)
+    save_pricelist(
+        runtime.uow(),
+        Pricelist(
+            "ACME-2026",
+            "Acme contract",
+            "GBP",
+            PricelistKind.PERCENT_OFF,
+            Decimal(10),
+            {SKUS[0]: Decimal("4.00")},
+        ),
+        create=True,
+    )
+    save_account(
+        runtime.uow(),
+        Account(
+            "ACME", "Acme Trading", email="buyer@acme.example", currency="GBP", pricelist_code="ACME-2026"
+        ),
+        create=True,
+    )
     return runtime
 
 
 def order(ref: str, lines: int) -> PlaceOrder:
-    return PlaceOrder(OrderDraft(
-        channel_code="WEB", external_reference=ref, customer=CustomerRef(email="Buyer@Acme.example"),
-        lines=tuple(LineDraft(sku, Decimal(2), tax_rate=Decimal("0.20")) for sku in SKUS[:lines]),
-    ), actor="test")
+    return PlaceOrder(
+        OrderDraft(
+            channel_code="WEB",
+            external_reference=ref,
+            customer=CustomerRef(email="Buyer@Acme.example"),
+            lines=tuple(LineDraft(sku, Decimal(2), tax_rate=Decimal("0.20")) for sku in SKUS[:lines]),
+        ),
+        actor="test",
+    )
 
 
 def placed(rt: Runtime, cmd: PlaceOrder) -> list[str]:
@@ -73,8 +98,10 @@ def placed(rt: Runtime, cmd: PlaceOrder) -> list[str]:
 
 def row_counts(rt: Runtime) -> tuple[int, ...]:
     with rt.engine.connect() as conn:
-        return tuple(conn.execute(select(func.count()).select_from(tbl)).scalar_one()
-                     for tbl in (t.orders, t.order_lines, t.order_timeline, t.outbox, t.accounts))
+        return tuple(
+            conn.execute(select(func.count()).select_from(tbl)).scalar_one()
+            for tbl in (t.orders, t.order_lines, t.order_timeline, t.outbox, t.accounts)
+        )
 
 
 def test_placing_an_order_takes_a_few_statements_whatever_the_number_of_lines(shop: Runtime) -> None:

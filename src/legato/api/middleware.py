@@ -54,36 +54,46 @@ class _TooLarge(Exception):
 
 
 class RequestContext:
+    """Request id, body limit, access log and latency; the last word on unexpected errors.
+
+    A body over the limit is refused with 413 whether it declares its length or is
+    streamed in chunks (a chunked body is read, up to the limit, before the app sees it).
+    An exception nothing else handled is logged with its traceback and answered as a 500
+    problem+json that carries the request id, like every other error.
+    """
+
     def __init__(self, app: ASGIApp, *, max_body: int, metrics: Any | None) -> None:
         self.app, self.max_body, self.metrics = app, max_body, metrics
+
+    def _too_large(self, path: str) -> bytes:
+        return _problem_bytes(413, "payload_too_large", "Payload too large",
+                              f"the body is larger than {self.max_body} bytes", path)  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
+        responded = False
         path = scope.get("path", "")
         try:
-            declared = dict(scope["headers"]).get(b"content-length")
+            declared = headers.get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body:
                 status = 413
-                await _send_problem(
-                    send,
-                    413,
-                    _problem_bytes(
-                        413,
-                        "payload_too_large",
-                        "Payload too large",
-                        f"the body is larger than {self.max_body} bytes",
-                        path,
-                    ),
-                    rid,
-                )
+                await _send_problem(send, 413, self._too_large(path), rid)
                 return
+            if declared is None and scope.get("method") in _IDEMPOTENT_METHODS:
+                buffered = await _read_body(receive, self.max_body)
+                if buffered is None:
+                    status = 413
+                    await _send_problem(send, 413, self._too_large(path), rid)
+                    return
+                receive = _replay(buffered, receive)
             seen = 0
 
             async def limited_receive() -> Message:
@@ -96,46 +106,66 @@ class RequestContext:
                 return message
 
             async def send_with_id(message: Message) -> None:
-                nonlocal status
+                nonlocal status, responded
                 if message["type"] == "http.response.start":
-                    status = message["status"]
-                    message.setdefault("headers", [])
-                    message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                    status, responded = message["status"], True
+                    message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
                 await send(message)
 
             try:
                 await self.app(scope, limited_receive, send_with_id)
             except _TooLarge:
                 status = 413
-                await _send_problem(
-                    send,
-                    413,
-                    _problem_bytes(
-                        413,
-                        "payload_too_large",
-                        "Payload too large",
-                        f"the body is larger than {self.max_body} bytes",
-                        path,
-                    ),
-                    rid,
-                )
+                if not responded:
+                    await _send_problem(send, 413, self._too_large(path), rid)
+            except Exception:
+                log.exception("unhandled error", extra={"path": path})
+                status = 500
+                if not responded:
+                    detail = "an unexpected error; it was logged with this request id"
+                    body = _problem_bytes(500, "internal", "Internal error", detail, path)
+                    await _send_problem(send, 500, body, rid)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             if self.metrics is not None:
                 self.metrics.latency.labels(scope.get("method", ""), template, str(status)).observe(elapsed)
-            log.info(
-                "request",
-                extra={
-                    "method": scope.get("method"),
-                    "path": path,
-                    "route": template,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            duration_ms = round(elapsed * 1000, 2)
+            fields = {"method": scope.get("method"), "path": path, "route": template, "status": status}
+            log.info("request", extra={**fields, "duration_ms": duration_ms})
             request_id.reset(token)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body of a request that did not declare its length; None past ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 _IDEMPOTENT_METHODS = {"POST", "PUT", "PATCH"}
@@ -217,15 +247,7 @@ class Idempotency:
             )
             return
 
-        sent = False
-
-        async def replay_receive() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
+        replay_receive = _replay(body, receive)
         captured: dict[str, Any] = {"status": 500, "body": b""}
 
         async def capture(message: Message) -> None:

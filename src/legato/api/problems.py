@@ -19,6 +19,7 @@ from legato.api.context import request_id
 from legato.domain.errors import FieldIssue, LegatoError
 
 PROBLEM_JSON = "application/problem+json"
+_UNPARSEABLE = "There was an error parsing the body"  # FastAPI's words for a body it cannot decode
 log = logging.getLogger("legato.api")
 
 _HTTP_CODES = {
@@ -70,7 +71,7 @@ def _json_path(parts: list[Any]) -> tuple[str, str]:
         else:
             path += f".{p}"
         pointer += "/" + str(p).replace("~", "~0").replace("/", "~1")
-    return path, pointer or "/"
+    return path, pointer  # RFC 6901: the whole document is the empty pointer
 
 
 def _domain_path(path: str) -> tuple[str, str]:
@@ -96,12 +97,16 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         loc = list(err.get("loc", ()))
         where = loc.pop(0) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else "body"
+        message = err.get("msg", "invalid")
+        if err.get("type") == "json_invalid":  # loc holds the character offset, not a JSON path
+            message = f"{message} at character {loc[0]}" if loc else message
+            loc = []
         path, pointer = _json_path(loc)
         item: dict[str, Any] = {
             "path": path,
             "pointer": pointer,
             "in": where,
-            "message": err.get("msg", "invalid"),
+            "message": message,
             "code": err.get("type", "invalid"),
         }
         if where != "body":
@@ -137,6 +142,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSEABLE:  # e.g. a body that is not UTF-8
+            message = "the body is not JSON in UTF-8"
+            errors = [{"path": "$", "pointer": "", "in": "body", "message": message, "code": "json_invalid"}]
+            return problem(422, "validation", "The request is not valid", message,
+                           instance=request.url.path, errors=errors)  # fmt: skip
         code = _HTTP_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem(

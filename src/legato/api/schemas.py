@@ -13,7 +13,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from legato.domain.catalog import ChannelType, OnNoMatch, PricelistKind, PricePolicy
 from legato.domain.lifecycle import FulfilmentStatus, InvoiceStatus, OrderStatus, PaymentStatus
@@ -39,7 +47,29 @@ Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
 Quantity = Annotated[Decimal, Field(gt=0, le=1_000_000, max_digits=12, decimal_places=4)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=8, decimal_places=6)]
 Measure = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=3)]
-Scalar = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_control)] | bool | int
+
+
+def _scalar(value: Any) -> str | bool | int:
+    """A custom property's value: a short text, a whole number or a flag, checked as one
+    type so a bad value is reported once, at its own path."""
+    if isinstance(value, bool | int) and not isinstance(value, float):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+            raise ValueError("must be a whole number within 64 bits")
+        return value
+    if isinstance(value, str):
+        if len(value) > 500:
+            raise ValueError("must be at most 500 characters")
+        return _no_control(value)
+    raise ValueError("must be a string, a whole number or a boolean")
+
+
+Scalar = Annotated[
+    Any,
+    PlainValidator(_scalar),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "maxLength": 500}, {"type": "integer"}, {"type": "boolean"}]}
+    ),
+]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control)]
 Properties = Annotated[
     dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Scalar], Field(max_length=50)
@@ -411,6 +441,11 @@ class PricelistOut(BaseModel):
     items: dict[str, Decimal]
     valid_from: date | None
     valid_to: date | None
+
+
+class PricelistPage(BaseModel):
+    items: list[PricelistOut]
+    next_cursor: str | None
 
 
 class Problem(BaseModel):

@@ -43,7 +43,7 @@ class Drafted:
 
 
 def load_channel(uow: UnitOfWork, code: str) -> Channel:
-    channel = uow.channels.get_by_code(code)
+    channel = uow.channels.get_by_code(code, secrets=False)  # placing an order needs no secret
     if channel is None:
         raise ValidationFailed(
             f"no channel with code {code!r}",

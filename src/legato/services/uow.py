@@ -19,7 +19,9 @@ from legato.domain.quote import Quote
 
 
 class ChannelRepository(Protocol):
-    def get_by_code(self, code: str) -> Channel | None: ...
+    def get_by_code(self, code: str, *, secrets: bool = True) -> Channel | None:
+        """The channel; ``secrets=False`` skips decrypting its secrets (not needed to place an order)."""
+
     def add(self, channel: Channel) -> None: ...
     def update(self, channel: Channel) -> None: ...
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, or_, select
 
-from legato.domain.catalog import Account, Channel, Pricelist, Product
+from legato.domain.catalog import Account, Channel, Pricelist, PricelistKind, Product
 from legato.domain.errors import FieldIssue, ValidationFailed
 from legato.domain.order import ORDER_PREFIX, QUOTE_PREFIX, SalesOrder, parse_number
 from legato.domain.quote import Quote
@@ -99,7 +99,7 @@ def list_orders(engine: Engine, f: OrderFilter, *, limit: int = 50, cursor: str 
     if f.q:
         text = f.q.strip()
         conds = [
-            _O.c.external_ref.contains(text, autoescape=True),
+            _O.c.external_ref.icontains(text, autoescape=True),
             _O.c.customer_name.icontains(text, autoescape=True),
             _O.c.customer_email.icontains(text, autoescape=True),
         ]
@@ -209,9 +209,29 @@ def get_pricelist(engine: Engine, code: str) -> Pricelist | None:
         return SqlPricelists(conn, datetime.now()).get_by_code(code)
 
 
-def list_pricelists(engine: Engine) -> list[str]:
-    with reading(engine) as conn:
-        return list(conn.execute(select(t.pricelists.c.code).order_by(t.pricelists.c.code)).scalars())
+def list_pricelists(engine: Engine, limit: int, cursor: str | None) -> tuple[list[Pricelist], str | None]:
+    """A page of pricelists, each with all its items (two queries a page)."""
+    rows, nxt = _page_by_id(engine, t.pricelists, limit, cursor)
+    items: dict[int, dict[str, Any]] = {r.id: {} for r in rows}
+    if rows:
+        pi = t.pricelist_items
+        with reading(engine) as conn:
+            for it in conn.execute(select(pi).where(pi.c.pricelist_id.in_(list(items)))):
+                items[it.pricelist_id][it.sku] = it.unit_price
+    return [
+        Pricelist(
+            code=r.code,
+            name=r.name,
+            currency=r.currency,
+            kind=PricelistKind(r.kind),
+            percent_off=r.percent_off,
+            items=items[r.id],
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            id=r.id,
+        )
+        for r in rows
+    ], nxt
 
 
 def outbox_backlog(engine: Engine) -> int:

@@ -3,6 +3,10 @@
 ``place_order`` must stay a small, constant number of statements whatever the number
 of lines (see tests/integration/test_statement_count.py), so lines, timeline entries
 and outbox events are each written with a single executemany.
+
+Statements on the order path are built once, at import, with bind parameters: building
+a Core statement per call (coercing every column and value, then computing its cache
+key) cost more than the database's own work (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from legato.domain.catalog import Account, Channel, Pricelist, PricelistKind, Product
@@ -25,14 +29,18 @@ from legato.store import mapping as m
 from legato.store import tables as t
 from legato.store.secretbox import SecretBox
 
+_CHANNEL_BY_CODE = select(t.channels).where(t.channels.c.code == bindparam("code"))
+
 
 class SqlChannels:
     def __init__(self, conn: Connection, box: SecretBox, now: datetime) -> None:
         self.conn, self.box, self.now = conn, box, now
 
-    def get_by_code(self, code: str) -> Channel | None:
-        r = self.conn.execute(select(t.channels).where(t.channels.c.code == code)).first()
-        return m.channel_from_row(r, self.box.open(r.secrets)) if r else None
+    def get_by_code(self, code: str, *, secrets: bool = True) -> Channel | None:
+        r = self.conn.execute(_CHANNEL_BY_CODE, {"code": code}).first()
+        if r is None:
+            return None
+        return m.channel_from_row(r, self.box.open(r.secrets) if secrets else {})
 
     def _row(self, c: Channel) -> dict[str, Any]:
         return {
@@ -56,6 +64,9 @@ class SqlChannels:
         self.conn.execute(update(t.channels).where(t.channels.c.id == c.id).values(**self._row(c)))
 
 
+_PRODUCTS_BY_SKU = select(t.products).where(t.products.c.sku.in_(bindparam("skus", expanding=True)))
+
+
 class SqlProducts:
     def __init__(self, conn: Connection, now: datetime) -> None:
         self.conn, self.now = conn, now
@@ -63,7 +74,7 @@ class SqlProducts:
     def get_many(self, skus: Sequence[str]) -> dict[str, Product]:
         if not skus:
             return {}
-        rows = self.conn.execute(select(t.products).where(t.products.c.sku.in_(list(skus))))
+        rows = self.conn.execute(_PRODUCTS_BY_SKU, {"skus": list(skus)})
         return {r.sku: m.product_from_row(r) for r in rows}
 
     def add(self, p: Product) -> None:
@@ -85,33 +96,43 @@ _A = t.accounts
 _ACCOUNT_COLS = [*_A.c, t.pricelists.c.code.label("pricelist_code")]
 
 
+_ACCOUNTS_FROM = select(*_ACCOUNT_COLS).select_from(
+    _A.outerjoin(t.pricelists, _A.c.pricelist_id == t.pricelists.c.id)
+)
+_ACCOUNT_BY_CODE = _ACCOUNTS_FROM.where(_A.c.code == bindparam("code"))
+#: one prebuilt candidates query per combination of keys present (a handful per channel)
+_CANDIDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _candidates_query(keys: tuple[str, ...]) -> Any:
+    query = _CANDIDATES.get(keys)
+    if query is None:
+        conds = []
+        for i, key in enumerate(keys):
+            param: Any = bindparam(f"k{i}")
+            if key.startswith("property:"):
+                conds.append(_A.c.properties[key.split(":", 1)[1]].as_string() == param)
+            else:
+                conds.append(getattr(_A.c, key) == param)
+        query = _CANDIDATES.setdefault(keys, _ACCOUNTS_FROM.where(or_(*conds)).limit(50))
+    return query
+
+
 class SqlAccounts:
     def __init__(self, conn: Connection, now: datetime) -> None:
         self.conn, self.now = conn, now
 
-    def _select(self) -> Any:
-        return select(*_ACCOUNT_COLS).select_from(
-            _A.outerjoin(t.pricelists, _A.c.pricelist_id == t.pricelists.c.id)
-        )
-
     def candidates(self, ref: CustomerRef, keys: Sequence[str]) -> list[Account]:
         """Every account that matches the reference on at least one key (one query)."""
-        conds = []
-        for key in keys:
-            value = ref.value_for(key)
-            if value is None:
-                continue
-            if key.startswith("property:"):
-                conds.append(_A.c.properties[key.split(":", 1)[1]].as_string() == value)
-            else:
-                conds.append(getattr(_A.c, key) == value)
-        if not conds:
+        present = [(k, v) for k in keys if (v := ref.value_for(k)) is not None]
+        if not present:
             return []
-        rows = self.conn.execute(self._select().where(or_(*conds)).limit(50))
+        query = _candidates_query(tuple(k for k, _ in present))
+        rows = self.conn.execute(query, {f"k{i}": v for i, (_, v) in enumerate(present)})
         return [m.account_from_row(r, r.pricelist_code) for r in rows]
 
     def get_by_code(self, code: str) -> Account | None:
-        r = self.conn.execute(self._select().where(_A.c.code == code)).first()
+        r = self.conn.execute(_ACCOUNT_BY_CODE, {"code": code}).first()
         return m.account_from_row(r, r.pricelist_code) if r else None
 
     def _row(self, a: Account) -> dict[str, Any]:
@@ -148,20 +169,28 @@ class SqlAccounts:
 _P, _PI = t.pricelists, t.pricelist_items
 
 
+_ON_ITEMS = _PI.c.pricelist_id == _P.c.id
+_PRICELIST_COLS = (_P, _PI.c.sku, _PI.c.unit_price)
+_PRICELIST_ALL = (
+    select(*_PRICELIST_COLS).select_from(_P.outerjoin(_PI, _ON_ITEMS)).where(_P.c.code == bindparam("code"))
+)
+_PRICELIST_FOR_SKUS = (
+    select(*_PRICELIST_COLS)
+    .select_from(_P.outerjoin(_PI, and_(_ON_ITEMS, _PI.c.sku.in_(bindparam("skus", expanding=True)))))
+    .where(_P.c.code == bindparam("code"))
+)
+
+
 class SqlPricelists:
     def __init__(self, conn: Connection, now: datetime) -> None:
         self.conn, self.now = conn, now
 
     def get_by_code(self, code: str, skus: Sequence[str] | None = None) -> Pricelist | None:
         """The pricelist with its items, or only the items for ``skus`` (one query)."""
-        on = _PI.c.pricelist_id == _P.c.id
-        if skus is not None:
-            on = and_(on, _PI.c.sku.in_(list(skus)))
-        rows = self.conn.execute(
-            select(_P, _PI.c.sku, _PI.c.unit_price)
-            .select_from(_P.outerjoin(_PI, on))
-            .where(_P.c.code == code)
-        ).all()
+        if skus is None:
+            rows = self.conn.execute(_PRICELIST_ALL, {"code": code}).all()
+        else:
+            rows = self.conn.execute(_PRICELIST_FOR_SKUS, {"code": code, "skus": list(skus)}).all()
         if not rows:
             return None
         r = rows[0]
@@ -212,10 +241,8 @@ _O, _OL, _TL = t.orders, t.order_lines, t.order_timeline
 _ORDER_COLS = [*_O.c, t.channels.c.code.label("channel_code"), _A.c.code.label("account_code")]
 
 
-def _document_row(doc: SalesOrder | Quote, channel_id: int, account_id: int | None) -> dict[str, Any]:
+def _document_row(doc: SalesOrder | Quote) -> dict[str, Any]:
     return {
-        "channel_id": channel_id,
-        "account_id": account_id,
         **m.customer_to_row(doc.customer),
         "currency": doc.currency,
         "billing_address": m.address_to_row(doc.billing_address),
@@ -226,11 +253,37 @@ def _document_row(doc: SalesOrder | Quote, channel_id: int, account_id: int | No
     }
 
 
-def _ids(conn: Connection, channel_code: str, account_code: str | None) -> tuple[Any, Any]:
-    """Channel and account ids as scalar subqueries, so the insert needs no extra round trip."""
-    ch = select(t.channels.c.id).where(t.channels.c.code == channel_code).scalar_subquery()
-    acc = select(_A.c.id).where(_A.c.code == account_code).scalar_subquery() if account_code else None
-    return ch, acc
+def _id_of(table: Any, param: str) -> Any:
+    """A table's id by its code, as a scalar subquery: the insert needs no extra round trip."""
+    return select(table.c.id).where(table.c.code == bindparam(param)).scalar_subquery()
+
+
+def _execute_rows(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """One row as a plain execute (psycopg's executemany has a set-up cost), several as one executemany."""
+    if rows:
+        conn.execute(statement, rows[0] if len(rows) == 1 else rows)
+
+
+_ORDER_ID_BY_EXTERNAL = (
+    select(_O.c.id)
+    .join(t.channels, t.channels.c.id == _O.c.channel_id)
+    .where(t.channels.c.code == bindparam("channel"), _O.c.external_ref == bindparam("ref"))
+)
+_ORDER_INSERT = (
+    insert(_O)
+    .values(channel_id=_id_of(t.channels, "channel_code"), account_id=_id_of(_A, "account_code"))
+    .returning(_O.c.id)
+)
+_LINES_INSERT = insert(_OL)
+_TIMELINE_INSERT = insert(_TL)
+_ORDER_UPDATE = update(_O).where(_O.c.id == bindparam("order_id"))
+_ORDER_FROM = _O.join(t.channels, t.channels.c.id == _O.c.channel_id).outerjoin(
+    _A, _A.c.id == _O.c.account_id
+)
+_ORDER_BY_ID = select(*_ORDER_COLS).select_from(_ORDER_FROM).where(_O.c.id == bindparam("id"))
+_ORDER_BY_ID_LOCKED = _ORDER_BY_ID.with_for_update(of=_O)
+_LINES_OF_ORDER = select(_OL).where(_OL.c.order_id == bindparam("id")).order_by(_OL.c.line_no)
+_TIMELINE_OF_ORDER = select(_TL).where(_TL.c.order_id == bindparam("id")).order_by(_TL.c.id)
 
 
 class SqlOrders:
@@ -239,18 +292,17 @@ class SqlOrders:
 
     def id_by_external(self, channel_code: str, external_reference: str) -> int | None:
         return self.conn.execute(
-            select(_O.c.id)
-            .join(t.channels, t.channels.c.id == _O.c.channel_id)
-            .where(t.channels.c.code == channel_code, _O.c.external_ref == external_reference)
+            _ORDER_ID_BY_EXTERNAL, {"channel": channel_code, "ref": external_reference}
         ).scalar_one_or_none()
 
     def get(self, order_id: int, *, for_update: bool = False) -> SalesOrder | None:
         return load_order(self.conn, order_id, for_update=for_update)
 
     def add(self, o: SalesOrder) -> None:
-        ch, acc = _ids(self.conn, o.channel_code, o.account_code)
         row = {
-            **_document_row(o, ch, acc),
+            "channel_code": o.channel_code,
+            "account_code": o.account_code,
+            **_document_row(o),
             "external_ref": o.external_reference,
             "status": o.status.value,
             "held_from": o.held_from.value if o.held_from else None,
@@ -264,7 +316,7 @@ class SqlOrders:
             "updated_at": o.created_at,
         }
         try:
-            o.id = self.conn.execute(insert(_O).values(**row).returning(_O.c.id)).scalar_one()
+            o.id = self.conn.execute(_ORDER_INSERT, row).scalar_one()
         except IntegrityError as exc:
             # the caller rolls back and reads the order that won the race
             if "external_ref" in str(exc.orig) or "uq_orders_channel_external_ref" in str(exc.orig):
@@ -272,71 +324,41 @@ class SqlOrders:
                     f"order {o.external_reference} already exists on {o.channel_code}"
                 ) from None
             raise
-        self.conn.execute(insert(_OL), [m.line_to_row("order_id", o.id, ln) for ln in o.lines])
+        _execute_rows(self.conn, _LINES_INSERT, [m.line_to_row("order_id", o.id, ln) for ln in o.lines])
         o.updated_at = o.created_at
 
     def save(self, o: SalesOrder) -> None:
         if any(e.kind != "created" for e in o.new_entries):
             self._update(o)
-        if o.new_entries:
-            self.conn.execute(
-                insert(_TL),
-                [
-                    {
-                        "order_id": o.id,
-                        "at": e.at,
-                        "actor": e.actor,
-                        "kind": e.kind,
-                        "reason": e.reason,
-                        "from_value": e.from_value,
-                        "to_value": e.to_value,
-                        "data": e.data,
-                    }
-                    for e in o.new_entries
-                ],
-            )
+        _execute_rows(self.conn, _TIMELINE_INSERT, [
+            {"order_id": o.id, "at": e.at, "actor": e.actor, "kind": e.kind, "reason": e.reason,
+             "from_value": e.from_value, "to_value": e.to_value, "data": e.data}
+            for e in o.new_entries
+        ])  # fmt: skip
 
     def _update(self, o: SalesOrder) -> None:
-        self.conn.execute(
-            update(_O)
-            .where(_O.c.id == o.id)
-            .values(
-                status=o.status.value,
-                held_from=o.held_from.value if o.held_from else None,
-                payment_status=o.payment_status.value,
-                fulfilment_status=o.fulfilment_status.value,
-                invoice_status=o.invoice_status.value,
-                priority=o.priority,
-                tags=list(o.tags),
-                notes=o.notes,
-                billing_address=m.address_to_row(o.billing_address),
-                shipping_address=m.address_to_row(o.shipping_address),
-                updated_at=o.updated_at,
-            )
-        )
+        self.conn.execute(_ORDER_UPDATE, {
+            "order_id": o.id,
+            "status": o.status.value,
+            "held_from": o.held_from.value if o.held_from else None,
+            "payment_status": o.payment_status.value,
+            "fulfilment_status": o.fulfilment_status.value,
+            "invoice_status": o.invoice_status.value,
+            "priority": o.priority,
+            "tags": list(o.tags),
+            "notes": o.notes,
+            "billing_address": m.address_to_row(o.billing_address),
+            "shipping_address": m.address_to_row(o.shipping_address),
+            "updated_at": o.updated_at,
+        })  # fmt: skip
 
 
 def load_order(conn: Connection, order_id: int, *, for_update: bool = False) -> SalesOrder | None:
-    q = (
-        select(*_ORDER_COLS)
-        .select_from(
-            _O.join(t.channels, t.channels.c.id == _O.c.channel_id).outerjoin(_A, _A.c.id == _O.c.account_id)
-        )
-        .where(_O.c.id == order_id)
-    )
-    if for_update:
-        q = q.with_for_update(of=_O)
-    r = conn.execute(q).first()
+    r = conn.execute(_ORDER_BY_ID_LOCKED if for_update else _ORDER_BY_ID, {"id": order_id}).first()
     if r is None:
         return None
-    lines = [
-        m.line_from_row(x)
-        for x in conn.execute(select(_OL).where(_OL.c.order_id == order_id).order_by(_OL.c.line_no))
-    ]
-    timeline = [
-        m.timeline_from_row(x)
-        for x in conn.execute(select(_TL).where(_TL.c.order_id == order_id).order_by(_TL.c.id))
-    ]
+    lines = [m.line_from_row(x) for x in conn.execute(_LINES_OF_ORDER, {"id": order_id})]
+    timeline = [m.timeline_from_row(x) for x in conn.execute(_TIMELINE_OF_ORDER, {"id": order_id})]
     return SalesOrder(
         id=r.id,
         channel_code=r.channel_code,
@@ -366,6 +388,11 @@ def load_order(conn: Connection, order_id: int, *, for_update: bool = False) -> 
 
 
 _Q, _QL = t.quotes, t.quote_lines
+_QUOTE_INSERT = (
+    insert(_Q)
+    .values(channel_id=_id_of(t.channels, "channel_code"), account_id=_id_of(_A, "account_code"))
+    .returning(_Q.c.id)
+)
 _QUOTE_COLS = [*_Q.c, t.channels.c.code.label("channel_code"), _A.c.code.label("account_code")]
 
 
@@ -377,20 +404,17 @@ class SqlQuotes:
         return load_quote(self.conn, quote_id, for_update=for_update)
 
     def add(self, q: Quote) -> None:
-        ch, acc = _ids(self.conn, q.channel_code, q.account_code)
-        q.id = self.conn.execute(
-            insert(_Q)
-            .values(
-                **_document_row(q, ch, acc),
-                status=q.status.value,
-                valid_until=q.valid_until,
-                order_id=None,
-                created_at=q.created_at,
-                updated_at=q.updated_at,
-            )
-            .returning(_Q.c.id)
-        ).scalar_one()
-        self.conn.execute(insert(_QL), [m.line_to_row("quote_id", q.id, ln) for ln in q.lines])
+        q.id = self.conn.execute(_QUOTE_INSERT, {
+            "channel_code": q.channel_code,
+            "account_code": q.account_code,
+            **_document_row(q),
+            "status": q.status.value,
+            "valid_until": q.valid_until,
+            "order_id": None,
+            "created_at": q.created_at,
+            "updated_at": q.updated_at,
+        }).scalar_one()  # fmt: skip
+        _execute_rows(self.conn, insert(_QL), [m.line_to_row("quote_id", q.id, ln) for ln in q.lines])
 
     def save(self, q: Quote) -> None:
         self.conn.execute(
@@ -438,14 +462,18 @@ def load_quote(conn: Connection, quote_id: int, *, for_update: bool = False) -> 
     )
 
 
+_OUTBOX_INSERT = insert(t.outbox)
+
+
 class SqlOutbox:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def add(self, events: Sequence[DomainEvent], at: datetime) -> None:
         if events:
-            self.conn.execute(
-                insert(t.outbox),
+            _execute_rows(
+                self.conn,
+                _OUTBOX_INSERT,
                 [
                     {
                         "event_type": e.type,

@@ -1,8 +1,11 @@
 """Column types that keep money exact and time zone-aware on every database.
 
-* ``Dec``: a Decimal. PostgreSQL stores NUMERIC; SQLite has no exact decimal type
-  (its NUMERIC affinity turns 0.1 into a binary float), so there the canonical
-  decimal string is stored instead. Money is never a float anywhere.
+* ``Dec``: a Decimal, read back exactly as written (``1100`` yen stays ``1100``,
+  ``4.00`` stays ``4.00``). PostgreSQL stores an unconstrained NUMERIC, which keeps
+  each value's own scale (a NUMERIC(28, 6) would pad every amount to six places);
+  SQLite has no exact decimal type (its NUMERIC affinity turns 0.1 into a binary
+  float), so there the canonical decimal string is stored. The API bounds every
+  amount's digits before it gets here. Money is never a float anywhere.
 * ``UTCDateTime``: always returns an aware UTC datetime, also from SQLite.
 * ``JSONDoc``: JSONB on PostgreSQL, JSON text on SQLite.
 """
@@ -34,7 +37,7 @@ class Dec(TypeDecorator[Decimal]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(self.precision + 2))
-        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+        return dialect.type_descriptor(Numeric(asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:

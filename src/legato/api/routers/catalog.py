@@ -31,7 +31,11 @@ from legato.store import queries
 from legato.store.apikeys import ApiKey
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
-CodePath = Path(max_length=64)
+
+
+#: a fresh Path() per use: one shared object would bind every path parameter to one name
+def _code() -> Any:
+    return Path(max_length=64)
 
 
 def _same(path_value: str, body_value: str, field: str) -> None:
@@ -79,7 +83,7 @@ def list_channels(
 
 @router.get("/channels/{code}", response_model=s.ChannelOut, tags=["channels"])
 def get_channel(
-    code: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
+    code: str = _code(), _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
 ) -> dict[str, Any]:
     with rt.uow() as uow:
         channel = uow.channels.get_by_code(code)
@@ -91,7 +95,7 @@ def get_channel(
 @router.put("/channels/{code}", response_model=s.ChannelOut, tags=["channels"])
 def replace_channel(
     body: s.ChannelIn,
-    code: str = CodePath,
+    code: str = _code(),
     _: ApiKey = Depends(require("admin")),
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
@@ -136,7 +140,7 @@ def list_products(
 
 @router.get("/products/{sku}", response_model=s.ProductOut, tags=["products"])
 def get_product(
-    sku: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
+    sku: str = _code(), _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
 ) -> dict[str, Any]:
     with rt.uow() as uow:
         product = uow.products.get_many([sku]).get(sku)
@@ -148,7 +152,7 @@ def get_product(
 @router.put("/products/{sku}", response_model=s.ProductOut, tags=["products"])
 def replace_product(
     body: s.ProductIn,
-    sku: str = CodePath,
+    sku: str = _code(),
     _: ApiKey = Depends(require("catalog:write")),
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
@@ -196,7 +200,7 @@ def list_accounts(
 
 @router.get("/accounts/{code}", response_model=s.AccountOut, tags=["accounts"])
 def get_account(
-    code: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
+    code: str = _code(), _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
 ) -> dict[str, Any]:
     account = queries.get_account(rt.engine, code)
     if account is None:
@@ -207,7 +211,7 @@ def get_account(
 @router.put("/accounts/{code}", response_model=s.AccountOut, tags=["accounts"])
 def replace_account(
     body: s.AccountIn,
-    code: str = CodePath,
+    code: str = _code(),
     _: ApiKey = Depends(require("catalog:write")),
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
@@ -238,9 +242,20 @@ def create_pricelist(
     return views.pricelist_out(svc.save_pricelist(rt.uow(), _pricelist(body), create=True))
 
 
+@router.get("/pricelists", response_model=s.PricelistPage, tags=["pricelists"])
+def list_pricelists(
+    limit: int = Query(50, ge=1, le=200),
+    cursor: str | None = Query(None, max_length=100),
+    _: ApiKey = Depends(require("orders:read")),
+    rt: Runtime = Depends(runtime),
+) -> dict[str, Any]:
+    items, nxt = queries.list_pricelists(rt.engine, limit, cursor)
+    return {"items": [views.pricelist_out(p) for p in items], "next_cursor": nxt}
+
+
 @router.get("/pricelists/{code}", response_model=s.PricelistOut, tags=["pricelists"])
 def get_pricelist(
-    code: str = CodePath, _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
+    code: str = _code(), _: ApiKey = Depends(require("orders:read")), rt: Runtime = Depends(runtime)
 ) -> dict[str, Any]:
     pricelist = queries.get_pricelist(rt.engine, code)
     if pricelist is None:
@@ -251,7 +266,7 @@ def get_pricelist(
 @router.put("/pricelists/{code}", response_model=s.PricelistOut, tags=["pricelists"])
 def replace_pricelist(
     body: s.PricelistIn,
-    code: str = CodePath,
+    code: str = _code(),
     _: ApiKey = Depends(require("catalog:write")),
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -55,8 +55,8 @@ def list_orders(
     status: OrderStatus | None = None,
     channel: str | None = Query(None, max_length=32),
     account: str | None = Query(None, max_length=40),
-    created_from: datetime | None = Query(None, description="inclusive, ISO 8601"),
-    created_to: datetime | None = Query(None, description="exclusive, ISO 8601"),
+    created_from: datetime | None = Query(None, description="inclusive, ISO 8601 (UTC if no zone is given)"),
+    created_to: datetime | None = Query(None, description="exclusive, ISO 8601 (UTC if no zone is given)"),
     q: str | None = Query(
         None, max_length=200, description="number, external reference, customer name or email"
     ),
@@ -66,7 +66,9 @@ def list_orders(
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
-    f = queries.OrderFilter(status.value if status else None, channel, account, created_from, created_to, q)
+    f = queries.OrderFilter(
+        status.value if status else None, channel, account, _utc(created_from), _utc(created_to), q
+    )
     page = queries.list_orders(rt.engine, f, limit=limit, cursor=cursor)
     return {"items": [views.order_summary(r) for r in page.items], "next_cursor": page.next_cursor}
 
@@ -121,6 +123,11 @@ def edit(
         changes["tags"] = tuple(changes["tags"] or ())
     svc.edit_order(rt.uow(), EditOrder(oid, changes, key.actor, body.reason))
     return views.order_out(_reload(rt, oid))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time without a zone is read as UTC, the zone every stored time is in."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _reload(rt: Runtime, oid: int | None) -> SalesOrder:
