@@ -85,54 +85,112 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 
 def seed(rt: Runtime) -> None:
     """The catalogue, through the same use cases a real caller uses."""
-    save_channel(rt.uow(), Channel(CHANNEL, "Bench shop", ChannelType.ECOMMERCE, "rest", "GBP",
-                                   secrets={"webhook_secret": "bench-secret"}), create=True)
+    save_channel(
+        rt.uow(),
+        Channel(
+            CHANNEL,
+            "Bench shop",
+            ChannelType.ECOMMERCE,
+            "rest",
+            "GBP",
+            secrets={"webhook_secret": "bench-secret"},
+        ),
+        create=True,
+    )
     for p in range(PRODUCTS):
         price = Decimal(300 + 137 * p).scaleb(-2)
-        save_product(rt.uow(), Product(f"SKU-{p:03d}", f"Product {p}", category="bench",
-                                       prices={"GBP": price, "EUR": price * Decimal("1.15")}), create=True)
+        save_product(
+            rt.uow(),
+            Product(
+                f"SKU-{p:03d}",
+                f"Product {p}",
+                category="bench",
+                prices={"GBP": price, "EUR": price * Decimal("1.15")},
+            ),
+            create=True,
+        )
     for c in range(CONTRACTED):
         percent = c % 2 == 0
         items = {f"SKU-{p:03d}": Decimal(250 + 100 * p + c).scaleb(-2) for p in range(c, PRODUCTS, 3)}
-        save_pricelist(rt.uow(), Pricelist(
-            f"CONTRACT-{c:02d}", f"Contract {c}", "GBP",
-            PricelistKind.PERCENT_OFF if percent else PricelistKind.FIXED,
-            Decimal("7.5") if percent else Decimal(0), items), create=True)
+        save_pricelist(
+            rt.uow(),
+            Pricelist(
+                f"CONTRACT-{c:02d}",
+                f"Contract {c}",
+                "GBP",
+                PricelistKind.PERCENT_OFF if percent else PricelistKind.FIXED,
+                Decimal("7.5") if percent else Decimal(0),
+                items,
+            ),
+            create=True,
+        )
     for a in range(ACCOUNTS):
-        save_account(rt.uow(), Account(
-            f"ACC-{a:02d}", f"Customer {a}", email=f"buyer{a:02d}@bench.example",
-            phone=f"+44 20 7946 {a:04d}", currency="GBP", tier="gold" if a < 5 else None,
-            pricelist_code=f"CONTRACT-{a:02d}" if a < CONTRACTED else None), create=True)
+        save_account(
+            rt.uow(),
+            Account(
+                f"ACC-{a:02d}",
+                f"Customer {a}",
+                email=f"buyer{a:02d}@bench.example",
+                phone=f"+44 20 7946 {a:04d}",
+                currency="GBP",
+                tier="gold" if a < 5 else None,
+                pricelist_code=f"CONTRACT-{a:02d}" if a < CONTRACTED else None,
+            ),
+            create=True,
+        )
 
 
 def _spec(i: int, lines: int) -> dict[str, Any]:
     """Order i's content as plain values, shared by the service drafts and the HTTP bodies."""
     p = i % PATTERNS
     a = p % ACCOUNTS
-    skus = ([f"SKU-{k:03d}" for k in range(lines)] if lines > LINES
-            else [f"SKU-{(p * 7 + k * 13) % PRODUCTS:03d}" for k in range(lines)])
-    return {"email": f"Buyer{a:02d}@Bench.example", "name": f"Customer {a}",
-            "lines": [(sku, Decimal(1 + (p + k) % 5), Decimal("0.20")) for k, sku in enumerate(skus)],
-            "address": {"name": f"Customer {a}", "line1": f"{p + 1} High Street", "city": "London",
-                        "postcode": "EC1A 1BB", "country": "GB"}}
+    skus = (
+        [f"SKU-{k:03d}" for k in range(lines)]
+        if lines > LINES
+        else [f"SKU-{(p * 7 + k * 13) % PRODUCTS:03d}" for k in range(lines)]
+    )
+    return {
+        "email": f"Buyer{a:02d}@Bench.example",
+        "name": f"Customer {a}",
+        "lines": [(sku, Decimal(1 + (p + k) % 5), Decimal("0.20")) for k, sku in enumerate(skus)],
+        "address": {
+            "name": f"Customer {a}",
+            "line1": f"{p + 1} High Street",
+            "city": "London",
+            "postcode": "EC1A 1BB",
+            "country": "GB",
+        },
+    }
 
 
 def draft(i: int, ref: str | None, lines: int = LINES) -> OrderDraft:
     s = _spec(i, lines)
     return OrderDraft(
-        channel_code=CHANNEL, external_reference=ref, customer=CustomerRef(name=s["name"], email=s["email"]),
+        channel_code=CHANNEL,
+        external_reference=ref,
+        customer=CustomerRef(name=s["name"], email=s["email"]),
         lines=tuple(LineDraft(sku, qty, tax_rate=rate) for sku, qty, rate in s["lines"]),
-        shipping_address=Address(**s["address"]), shipping=Decimal("4.95"), shipping_tax_rate=Decimal("0.20"),
+        shipping_address=Address(**s["address"]),
+        shipping=Decimal("4.95"),
+        shipping_tax_rate=Decimal("0.20"),
     )
 
 
 def body(i: int, ref: str) -> bytes:
     s = _spec(i, LINES)
-    return json.dumps({
-        "channel": CHANNEL, "external_reference": ref, "customer": {"name": s["name"], "email": s["email"]},
-        "lines": [{"sku": sku, "quantity": str(qty), "tax_rate": str(rate)} for sku, qty, rate in s["lines"]],
-        "shipping_address": s["address"], "shipping": "4.95", "shipping_tax_rate": "0.20",
-    }).encode()
+    return json.dumps(
+        {
+            "channel": CHANNEL,
+            "external_reference": ref,
+            "customer": {"name": s["name"], "email": s["email"]},
+            "lines": [
+                {"sku": sku, "quantity": str(qty), "tax_rate": str(rate)} for sku, qty, rate in s["lines"]
+            ],
+            "shipping_address": s["address"],
+            "shipping": "4.95",
+            "shipping_tax_rate": "0.20",
+        }
+    ).encode()
 
 
 # --- (a) the raw floor -----------------------------------------------------------------------
@@ -196,26 +254,51 @@ class RawFloor:
         d0 = draft(p, None)
         with self.rt.uow() as uow:
             d = draft_lines(uow, d0)
-        o = SalesOrder(channel_code=CHANNEL, currency=d.currency, lines=d.lines, customer=d.customer,
-                       account_code=d.account.code if d.account else None,
-                       shipping_address=d0.shipping_address, shipping=d0.shipping,
-                       shipping_tax_rate=d0.shipping_tax_rate, totals=d.totals)
-        row = {"channel_id": d.channel.id, "account_id": d.account.id if d.account else None,
-               **m.customer_to_row(o.customer), "currency": o.currency, "billing_address": None,
-               "shipping_address": m.address_to_row(o.shipping_address),
-               "shipping_tax_rate": o.shipping_tax_rate, **m.totals_to_row(o.totals), "notes": None,
-               "status": o.status.value, "held_from": None, "payment_status": o.payment_status.value,
-               "fulfilment_status": o.fulfilment_status.value, "invoice_status": o.invoice_status.value,
-               "priority": 0, "tags": [], "quote_id": None}
+        o = SalesOrder(
+            channel_code=CHANNEL,
+            currency=d.currency,
+            lines=d.lines,
+            customer=d.customer,
+            account_code=d.account.code if d.account else None,
+            shipping_address=d0.shipping_address,
+            shipping=d0.shipping,
+            shipping_tax_rate=d0.shipping_tax_rate,
+            totals=d.totals,
+        )
+        row = {
+            "channel_id": d.channel.id,
+            "account_id": d.account.id if d.account else None,
+            **m.customer_to_row(o.customer),
+            "currency": o.currency,
+            "billing_address": None,
+            "shipping_address": m.address_to_row(o.shipping_address),
+            "shipping_tax_rate": o.shipping_tax_rate,
+            **m.totals_to_row(o.totals),
+            "notes": None,
+            "status": o.status.value,
+            "held_from": None,
+            "payment_status": o.payment_status.value,
+            "fulfilment_status": o.fulfilment_status.value,
+            "invoice_status": o.invoice_status.value,
+            "priority": 0,
+            "tags": [],
+            "quote_id": None,
+        }
         lines = [m.line_to_row("order_id", 0, ln) for ln in o.lines]
         self.order_cols = ["external_ref", "created_at", "updated_at", *row]
         self.line_cols = list(lines[0])
         return Template(
             tuple(self._native(t.orders, k, v) for k, v in row.items()),
-            [tuple(self._native(t.order_lines, k, v) for k, v in ln.items() if k != "order_id")
-             for ln in lines],
-            {"status": o.status.value, "currency": o.currency, "grand_total": str(o.totals.grand_total),
-             "account": o.account_code},
+            [
+                tuple(self._native(t.order_lines, k, v) for k, v in ln.items() if k != "order_id")
+                for ln in lines
+            ],
+            {
+                "status": o.status.value,
+                "currency": o.currency,
+                "grand_total": str(o.totals.grand_total),
+                "account": o.account_code,
+            },
         )
 
     def run(self, n: int, start: int, prefix: str) -> float:
@@ -227,12 +310,20 @@ class RawFloor:
                 conn.begin()
                 oid = conn.exec_driver_sql(self.ins_order, (ref, now, now, *tpl.order)).scalar_one()
                 conn.exec_driver_sql(self.ins_lines, [(oid, *ln) for ln in tpl.lines])
-                conn.exec_driver_sql(self.ins_timeline, (oid, now, ACTOR, "created", None, None, "created",
-                                                         self.no_data))
-                payload = {"order_id": oid, "number": f"SO-{oid:06d}", "channel": CHANNEL, **tpl.payload,
-                           "external_reference": ref}
-                conn.exec_driver_sql(self.ins_outbox, ("order.created", "order", oid,
-                                                       self._native(t.outbox, "payload", payload), now))
+                conn.exec_driver_sql(
+                    self.ins_timeline, (oid, now, ACTOR, "created", None, None, "created", self.no_data)
+                )
+                payload = {
+                    "order_id": oid,
+                    "number": f"SO-{oid:06d}",
+                    "channel": CHANNEL,
+                    **tpl.payload,
+                    "external_reference": ref,
+                }
+                conn.exec_driver_sql(
+                    self.ins_outbox,
+                    ("order.created", "order", oid, self._native(t.outbox, "payload", payload), now),
+                )
                 conn.commit()
             return time.perf_counter() - began
 
@@ -240,8 +331,9 @@ class RawFloor:
 # --- (b) the service layer -------------------------------------------------------------------
 
 
-def run_service(rt: Runtime, n: int, start: int, prefix: str,
-                profile: cProfile.Profile | None = None) -> float:
+def run_service(
+    rt: Runtime, n: int, start: int, prefix: str, profile: cProfile.Profile | None = None
+) -> float:
     cmds = [PlaceOrder(draft(i, f"{prefix}-{i}"), ACTOR) for i in range(start, start + n)]
     if profile is not None:
         profile.enable()
@@ -268,13 +360,22 @@ def _free_port() -> int:
 def server(url: str, secret: str, logdir: Path) -> Iterator[str]:
     """``legato serve`` (one process) on loopback against ``url``; yields its base URL."""
     port = _free_port()
-    env = {**os.environ, "LEGATO_DATABASE_URL": url, "LEGATO_LOG_LEVEL": "WARNING",
-           "LEGATO_SECRET_KEY": secret, "LEGATO_ENVIRONMENT": "production"}
+    env = {
+        **os.environ,
+        "LEGATO_DATABASE_URL": url,
+        "LEGATO_LOG_LEVEL": "WARNING",
+        "LEGATO_SECRET_KEY": secret,
+        "LEGATO_ENVIRONMENT": "production",
+    }
     log_path = logdir / f"server-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "legato.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
     base = f"http://127.0.0.1:{port}"
 
     def fail(why: str) -> RuntimeError:
@@ -363,8 +464,9 @@ def count_statements(rt: Runtime) -> dict[str, int]:
     with statements(rt.engine) as seen:
         place_order(rt.uow(), PlaceOrder(draft(1, "COUNT-3", 3), ACTOR))
     counts["redelivery"] = len(seen)
-    counts["redelivery_writes"] = sum(s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
-                                      for s in seen)
+    counts["redelivery_writes"] = sum(
+        s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) for s in seen
+    )
     return counts
 
 
@@ -381,8 +483,11 @@ def check_floor_matches_service(rt: Runtime) -> list[str]:
             found += [dict(r._mapping) for r in conn.execute(q)]
         for r in found:
             if isinstance(r.get("payload"), dict):
-                r["payload"] = {k: v for k, v in r["payload"].items()
-                                if k not in ("order_id", "number", "external_reference")}
+                r["payload"] = {
+                    k: v
+                    for k, v in r["payload"].items()
+                    if k not in ("order_id", "number", "external_reference")
+                }
         return [{k: v for k, v in r.items() if k not in per_order} for r in found]
 
     with rt.engine.connect() as conn:
@@ -407,11 +512,14 @@ class Measured:
 
     def as_dict(self) -> dict[str, Any]:
         raw = self.rate("raw")
-        return {"orders_per_s": {k: round(self.rate(k), 1) for k in self.seconds},
-                "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-                "service_over_raw": round(self.rate("service") / raw, 3),
-                "http_over_raw": round(self.rate("http") / raw, 3),
-                "statements": self.statements, "floor_matches_service": not self.mismatches}
+        return {
+            "orders_per_s": {k: round(self.rate(k), 1) for k in self.seconds},
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "service_over_raw": round(self.rate("service") / raw, 3),
+            "http_over_raw": round(self.rate("http") / raw, 3),
+            "statements": self.statements,
+            "floor_matches_service": not self.mismatches,
+        }
 
 
 def measure(url: str, n: int, threads: int, workdir: Path, profile: cProfile.Profile | None) -> Measured:
@@ -470,10 +578,19 @@ def postgres_database(server_url: str) -> Iterator[tuple[str, str]]:
 
 
 def report(results: dict[str, Measured], threads: int) -> None:
-    table = Table(title=f"Placing orders of {LINES} lines: orders/s, and ratios to the raw floor "
-                        f"(http: {threads} client threads, one server process)")
-    for col in ("database", "raw/s", "service/s", "http/s", "service/raw", "http/raw",
-                "statements 3 / 50 lines / re-delivery"):
+    table = Table(
+        title=f"Placing orders of {LINES} lines: orders/s, and ratios to the raw floor "
+        f"(http: {threads} client threads, one server process)"
+    )
+    for col in (
+        "database",
+        "raw/s",
+        "service/s",
+        "http/s",
+        "service/raw",
+        "http/raw",
+        "statements 3 / 50 lines / re-delivery",
+    ):
         table.add_column(col, justify="left" if col == "database" else "right")
 
     def ratio(v: float, target: float) -> str:
@@ -482,10 +599,15 @@ def report(results: dict[str, Measured], threads: int) -> None:
     for db, r in results.items():
         d, st = r.as_dict(), r.statements
         rates = d["orders_per_s"]
-        table.add_row(db, f"{rates['raw']:.0f}", f"{rates['service']:.0f}", f"{rates['http']:.0f}",
-                      ratio(d["service_over_raw"], TARGETS["service_over_raw"]),
-                      ratio(d["http_over_raw"], TARGETS["http_over_raw"]),
-                      f"{st['place_3_lines']} / {st['place_50_lines']} / {st['redelivery']}")
+        table.add_row(
+            db,
+            f"{rates['raw']:.0f}",
+            f"{rates['service']:.0f}",
+            f"{rates['http']:.0f}",
+            ratio(d["service_over_raw"], TARGETS["service_over_raw"]),
+            ratio(d["http_over_raw"], TARGETS["http_over_raw"]),
+            f"{st['place_3_lines']} / {st['place_50_lines']} / {st['redelivery']}",
+        )
     console.print(table)
     for db, r in results.items():
         for problem in r.mismatches:
@@ -493,12 +615,16 @@ def report(results: dict[str, Measured], threads: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.core", description="Order placement: raw SQL floor, "
-                                 "service layer and HTTP, as orders/s and ratios.")
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.core",
+        description="Order placement: raw SQL floor, service layer and HTTP, as orders/s and ratios.",
+    )
     ap.add_argument("--orders", type=int, default=2000, help="orders per measurement (default 2000)")
-    ap.add_argument("--postgres", default=os.environ.get("LEGATO_BENCH_POSTGRES_URL")
-                    or os.environ.get("LEGATO_TEST_POSTGRES_URL"),
-                    help="PostgreSQL server URL; a fresh database is created there and dropped afterwards")
+    ap.add_argument(
+        "--postgres",
+        default=os.environ.get("LEGATO_BENCH_POSTGRES_URL") or os.environ.get("LEGATO_TEST_POSTGRES_URL"),
+        help="PostgreSQL server URL; a fresh database is created there and dropped afterwards",
+    )
     ap.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     ap.add_argument("--threads", type=int, default=4, help="HTTP client threads (default 4)")
     ap.add_argument("--profile", action="store_true", help="cProfile the service phase")
@@ -506,9 +632,13 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Measured] = {}
     profiles: dict[str, cProfile.Profile] = {}
-    env: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(),
-                           "platform": platform.platform(), "sqlite": sqlite3.sqlite_version,
-                           "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "sqlite": sqlite3.sqlite_version,
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+    }
     began = time.perf_counter()
 
     def run(name: str, url: str, workdir: Path) -> None:
@@ -523,8 +653,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.sqlite_only:
             console.print("PostgreSQL: skipped (--sqlite-only)")
         elif not args.postgres:
-            console.print("[yellow]PostgreSQL: skipped[/]: give --postgres URL or set "
-                          "LEGATO_BENCH_POSTGRES_URL")
+            console.print(
+                "[yellow]PostgreSQL: skipped[/]: give --postgres URL or set LEGATO_BENCH_POSTGRES_URL"
+            )
         else:
             with postgres_database(args.postgres) as (pg_url, version):
                 env["postgresql"] = version
@@ -535,18 +666,30 @@ def main(argv: list[str] | None = None) -> int:
     report(results, args.threads)
     busy = max(env["load_average_before"][0], env["load_average_after"][0])
     if busy > (os.cpu_count() or 1) * 0.5:
-        console.print(f"[yellow]note:[/] load average {busy} on {os.cpu_count()} CPUs: other work was "
-                      "running; the ratios hold better than the absolute figures")
+        console.print(
+            f"[yellow]note:[/] load average {busy} on {os.cpu_count()} CPUs: other work was "
+            "running; the ratios hold better than the absolute figures"
+        )
     for name, prof in profiles.items():
         console.print(f"\n[bold]{name}: profile of the service phase[/] (top 30 by own time)")
         pstats.Stats(prof).sort_stats(os.environ.get("LEGATO_BENCH_SORT", "tottime")).print_stats(30)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "orders": args.orders,
-        "lines_per_order": LINES, "http_client_threads": args.threads,
-        "http_server": "legato serve, 1 process",
-        "targets": TARGETS, "environment": env, "databases": {k: v.as_dict() for k, v in results.items()},
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "orders": args.orders,
+                "lines_per_order": LINES,
+                "http_client_threads": args.threads,
+                "http_server": "legato serve, 1 process",
+                "targets": TARGETS,
+                "environment": env,
+                "databases": {k: v.as_dict() for k, v in results.items()},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     console.print(f"written to {RESULTS.relative_to(ROOT)} ({env['wall_seconds']} s)")
     return 0 if all(not r.mismatches for r in results.values()) else 1
 

@@ -50,6 +50,12 @@ class FakeChannels(_Repo):
             found.secrets = {}
         return found
 
+    def get_for_intake(self, code: str, external_reference: str | None) -> tuple[Channel | None, int | None]:
+        existing = None
+        if external_reference:
+            existing = FakeOrders(self.s).id_by_external(code, external_reference)
+        return self.get_by_code(code, secrets=False), existing
+
     def add(self, channel: Channel) -> None:
         channel.id = self.s.new_id("channel")
         self.s.channels[channel.code] = copy.deepcopy(channel)

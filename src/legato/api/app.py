@@ -14,6 +14,7 @@ from legato.api.middleware import Idempotency, RequestContext
 from legato.api.observability import Metrics
 from legato.api.routers import catalog, ops, orders, quotes
 from legato.api.schemas import Problem
+from legato.api.security import KeyCache
 from legato.bootstrap import Runtime
 from legato.store import queries
 
@@ -45,6 +46,7 @@ def create_app(rt: Runtime) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.runtime = rt
+    app.state.key_cache = KeyCache()
     app.state.metrics = (
         Metrics(lambda: queries.outbox_backlog(rt.engine)) if rt.settings.metrics_enabled else None
     )

@@ -43,7 +43,11 @@ class Drafted:
 
 
 def load_channel(uow: UnitOfWork, code: str) -> Channel:
-    channel = uow.channels.get_by_code(code, secrets=False)  # placing an order needs no secret
+    return check_channel(uow.channels.get_by_code(code, secrets=False), code)  # orders need no secret
+
+
+def check_channel(channel: Channel | None, code: str) -> Channel:
+    """The channel if it exists and is active, else the precise validation error."""
     if channel is None:
         raise ValidationFailed(
             f"no channel with code {code!r}",
@@ -96,9 +100,14 @@ def _account_code(ref: CustomerRef) -> str:
     return "C-" + hashlib.sha256(basis.encode()).hexdigest()[:10].upper()
 
 
-def draft_lines(uow: UnitOfWork, draft: OrderDraft, *, account_code: str | None = None) -> Drafted:
-    """Channel, customer, currency and priced lines for ``draft``; raises with every issue."""
-    channel = load_channel(uow, draft.channel_code)
+def draft_lines(
+    uow: UnitOfWork, draft: OrderDraft, *, account_code: str | None = None, channel: Channel | None = None
+) -> Drafted:
+    """Channel, customer, currency and priced lines for ``draft``; raises with every issue.
+
+    ``channel``: the draft's channel when the caller has already loaded (and checked) it.
+    """
+    channel = channel or load_channel(uow, draft.channel_code)
     if account_code is not None:
         account = uow.accounts.get_by_code(account_code)
         if account is None:
@@ -200,4 +209,4 @@ def _snapshot(ref: CustomerRef | None, account: Account | None) -> CustomerRef:
     )
 
 
-__all__ = ["Drafted", "draft_lines", "load_channel", "match_customer"]
+__all__ = ["Drafted", "check_channel", "draft_lines", "load_channel", "match_customer"]

@@ -8,7 +8,7 @@ from legato.domain.commands import ChangeTrack, EditOrder, PlaceOrder, Transitio
 from legato.domain.errors import DuplicateKey, FieldIssue, NotFound, ValidationFailed
 from legato.domain.lifecycle import INITIAL_STATUSES, parse_status
 from legato.domain.order import SalesOrder
-from legato.services.drafting import draft_lines
+from legato.services.drafting import check_channel, draft_lines
 from legato.services.uow import UnitOfWork
 
 
@@ -31,11 +31,11 @@ def place_order(uow: UnitOfWork, cmd: PlaceOrder) -> PlaceResult:
         msg = f"an order starts as one of {allowed}"
         raise ValidationFailed(msg, issues=[FieldIssue("status", msg, "invalid_status", draft.status.value)])
     with uow:
-        if draft.external_reference:
-            existing = uow.orders.id_by_external(draft.channel_code, draft.external_reference)
-            if existing is not None:
-                return PlaceResult(_get(uow, existing), created=False)
-        d = draft_lines(uow, draft)
+        # one query: the channel, and the order it already has under this reference
+        channel, existing = uow.channels.get_for_intake(draft.channel_code, draft.external_reference)
+        if existing is not None:
+            return PlaceResult(_get(uow, existing), created=False)
+        d = draft_lines(uow, draft, channel=check_channel(channel, draft.channel_code))
         order = SalesOrder(
             channel_code=d.channel.code,
             currency=d.currency,

@@ -22,6 +22,10 @@ class ChannelRepository(Protocol):
     def get_by_code(self, code: str, *, secrets: bool = True) -> Channel | None:
         """The channel; ``secrets=False`` skips decrypting its secrets (not needed to place an order)."""
 
+    def get_for_intake(self, code: str, external_reference: str | None) -> tuple[Channel | None, int | None]:
+        """The channel (without secrets) and the id of its order with this external reference,
+        if there is one, in one round trip: the first thing every incoming order needs."""
+
     def add(self, channel: Channel) -> None: ...
     def update(self, channel: Channel) -> None: ...
 

@@ -66,7 +66,17 @@ def create_key(engine: Engine, name: str, scopes: list[str]) -> str:
     return f"lgt_{prefix}_{secret}"
 
 
+_revocations = 0
+
+
+def revocation_epoch() -> int:
+    """Grows with every revocation in this process: caches of verified keys watch it."""
+    return _revocations
+
+
 def revoke_keys(engine: Engine, name: str) -> int:
+    global _revocations
+    _revocations += 1
     with engine.begin() as conn:
         return conn.execute(
             update(t.api_keys)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -10,6 +13,26 @@ from sqlalchemy.engine import make_url
 #: Execution option that marks a connection read-only: on SQLite it begins DEFERRED,
 #: so readers never queue behind writers (WAL lets them read a consistent snapshot).
 READ_ONLY = "legato_read_only"
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """On SQLite, one lock per engine that writers take before BEGIN IMMEDIATE.
+
+    SQLite admits one writer at a time; a writer that finds the database locked sleeps
+    in SQLite's busy handler (1, 2, 5, 10 ... ms) before trying again, so threads of
+    one process queueing there lose most of their time asleep. Queueing on a Python
+    lock instead hands the database over the moment the previous writer commits.
+    Other processes still wait in the busy handler, as before. PostgreSQL needs no lock.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    lock = _WRITE_LOCKS.get(engine)
+    if lock is None:
+        lock = _WRITE_LOCKS.setdefault(engine, threading.Lock())
+    return lock
 
 
 def normalise_url(url: str) -> str:

@@ -30,6 +30,16 @@ from legato.store import tables as t
 from legato.store.secretbox import SecretBox
 
 _CHANNEL_BY_CODE = select(t.channels).where(t.channels.c.code == bindparam("code"))
+_CHANNEL_FOR_INTAKE = (
+    select(t.channels, t.orders.c.id.label("existing_order_id"))
+    .select_from(
+        t.channels.outerjoin(
+            t.orders,
+            and_(t.orders.c.channel_id == t.channels.c.id, t.orders.c.external_ref == bindparam("ref")),
+        )
+    )
+    .where(t.channels.c.code == bindparam("code"))
+)
 
 
 class SqlChannels:
@@ -41,6 +51,12 @@ class SqlChannels:
         if r is None:
             return None
         return m.channel_from_row(r, self.box.open(r.secrets) if secrets else {})
+
+    def get_for_intake(self, code: str, external_reference: str | None) -> tuple[Channel | None, int | None]:
+        r = self.conn.execute(_CHANNEL_FOR_INTAKE, {"code": code, "ref": external_reference}).first()
+        if r is None:
+            return None, None
+        return m.channel_from_row(r, {}), r.existing_order_id
 
     def _row(self, c: Channel) -> dict[str, Any]:
         return {

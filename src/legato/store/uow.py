@@ -18,6 +18,7 @@ from legato.services.uow import (
     ProductRepository,
     QuoteRepository,
 )
+from legato.store.db import write_lock
 from legato.store.repositories import (
     SqlAccounts,
     SqlChannels,
@@ -49,8 +50,14 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         if self.conn is not None:
             raise RuntimeError("this unit of work is already open")
-        self.conn = self.engine.connect()
-        self.conn.begin()
+        self._lock = write_lock(self.engine)
+        self._lock.__enter__()
+        try:
+            self.conn = self.engine.connect()
+            self.conn.begin()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         self._now = self.clock()
         conn, now = self.conn, self._now
         # typed as the Protocols the services expect, so mypy checks each repository fits
@@ -65,10 +72,13 @@ class SqlUnitOfWork:
 
     def __exit__(self, *exc: object) -> None:
         conn, self.conn = self.conn, None
-        if conn is not None:
-            if conn.in_transaction():
-                conn.rollback()
-            conn.close()
+        try:
+            if conn is not None:
+                if conn.in_transaction():
+                    conn.rollback()
+                conn.close()
+        finally:
+            self._lock.__exit__(None, None, None)
 
     def now(self) -> datetime:
         """The time of this unit of work: one clock reading for everything it writes."""
