@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -208,6 +209,51 @@ def _order_or_fail(rt: Runtime, ref: str) -> SalesOrder:
     if order is None:
         _fail(f"no order {ref}", 1)
     return order
+
+
+@orders_app.command("create")
+def orders_create(
+    file: Annotated[str, typer.Argument(help="a JSON file in the canonical order format, or - for stdin")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the order as JSON")] = False,
+) -> None:
+    """Place an order from canonical JSON (the body of POST /api/v1/orders)."""
+    from pydantic import ValidationError
+
+    from legato.api import views
+    from legato.api.problems import issue_to_dict
+    from legato.api.schemas import OrderIn, OrderOut
+    from legato.domain.commands import PlaceOrder
+    from legato.domain.errors import LegatoError
+    from legato.services.orders import place_order
+
+    try:
+        raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        body = OrderIn.model_validate_json(raw)
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror}", 2)
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+            err_console_line(f"{where}: {err['msg']}")
+        _fail(f"{file} is not a valid order ({exc.error_count()} problem(s))", 2)
+    rt = _runtime()
+    try:
+        result = place_order(rt.uow(), PlaceOrder(views.order_draft(body), _actor()))
+    except LegatoError as exc:
+        for issue in exc.issues:
+            err_console_line(f"{issue_to_dict(issue)['path']}: {issue.message}")
+        _fail(exc.detail, 1)
+    order = result.order
+    if as_json:
+        print(OrderOut.model_validate(views.order_out(order)).model_dump_json(indent=2))
+        return
+    verb = "placed" if result.created else "already there (same channel and external reference):"
+    total = f"{order.totals.grand_total} {order.currency}"
+    console.print(f"{verb} [bold]{order.number}[/] {order.status} {total}", soft_wrap=True)
+
+
+def err_console_line(text: str) -> None:
+    err.print(text, highlight=False, markup=False)
 
 
 @orders_app.command("show")

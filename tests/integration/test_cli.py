@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from tests.conftest import TEST_SECRET
@@ -70,6 +71,32 @@ def test_an_api_key_made_on_the_command_line_works_with_exactly_its_scopes(
     assert legato(db_url, "apikey", "revoke", "dashboard").returncode == 0
     with TestClient(create_app(runtime)) as client:
         assert client.get("/api/v1/orders", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+
+
+def test_an_order_is_placed_from_a_json_file_once_and_bad_lines_are_named(
+    runtime: Runtime, db_url: str, tmp_path: Path
+) -> None:
+    _one_order(runtime)
+    order = tmp_path / "order.json"
+    order.write_text(json.dumps({"channel": "WEB", "external_reference": "FILE-1",
+                                 "lines": [{"sku": "TEA", "quantity": 3}]}))  # fmt: skip
+    first = legato(db_url, "orders", "create", str(order), "--json")
+    assert first.returncode == 0, first.stderr
+    placed = json.loads(first.stdout)
+    assert (placed["external_reference"], placed["totals"]["grand_total"]) == ("FILE-1", "13.50")
+    again = legato(db_url, "orders", "create", str(order))
+    assert again.returncode == 0 and "already there" in again.stdout and placed["number"] in again.stdout
+
+    order.write_text(
+        json.dumps({"channel": "WEB", "lines": [{"sku": "TEA", "quantity": 0}, {"sku": "NOPE"}]})
+    )
+    invalid = legato(db_url, "orders", "create", str(order))
+    assert invalid.returncode == 2
+    assert "$.lines[0].quantity" in invalid.stderr and "$.lines[1].quantity" in invalid.stderr
+
+    order.write_text(json.dumps({"channel": "WEB", "lines": [{"sku": "NOPE", "quantity": 1}]}))
+    refused = legato(db_url, "orders", "create", str(order))
+    assert refused.returncode == 1 and "$.lines[0].sku: no active product with SKU 'NOPE'" in refused.stderr
 
 
 def test_an_unknown_scope_is_refused_with_the_list_of_scopes(db_url: str) -> None:
