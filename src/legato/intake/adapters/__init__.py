@@ -1,0 +1,39 @@
+"""The adapter registry: a channel's ``adapter`` names one of these.
+
+Adding a channel adapter: one module here that defines ``ADAPTER`` (an object meeting
+``legato.intake.base.Adapter``), and one line below. Modules are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from legato.intake.base import Adapter
+
+#: adapter name -> module (webhook / push adapters)
+REGISTRY: dict[str, str] = {
+    "rest": "legato.intake.adapters.rest",  # the canonical JSON (POST /api/v1/orders, /intake/CODE)
+    "manual": "legato.intake.adapters.rest",  # orders keyed in by a person: the same canonical JSON
+    "shopify": "legato.intake.adapters.shopify",  # orders/create, orders/updated, orders/cancelled webhooks
+    "woocommerce": "legato.intake.adapters.woocommerce",  # order created/updated webhooks, ping
+    "whatsapp": "legato.intake.adapters.whatsapp",  # WhatsApp Cloud API: order messages
+    "pos": "legato.intake.adapters.square",  # point of sale, Square Orders API webhooks
+    "square": "legato.intake.adapters.square",
+}
+
+
+class UnknownAdapter(LookupError):
+    pass
+
+
+@cache
+def get_adapter(name: str) -> Adapter:
+    module = REGISTRY.get(name)
+    if module is None:
+        raise UnknownAdapter(f"no intake adapter named {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    adapter: Adapter = importlib.import_module(module).ADAPTER
+    return adapter
+
+
+__all__ = ["REGISTRY", "UnknownAdapter", "get_adapter"]
