@@ -93,6 +93,28 @@ class Reply:
     content_type: str = "text/plain"
 
 
+@dataclass(frozen=True)
+class Outbound:
+    """An HTTP call the pipeline makes for the adapter after the order is committed (e.g. a
+    WhatsApp confirmation message). Its answer is recorded on the inbox entry."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+
+
+@dataclass(frozen=True)
+class Placed:
+    """What the pipeline tells an adapter's ``acknowledge`` about a placed order."""
+
+    order_id: int
+    number: str
+    currency: str
+    grand_total: Decimal
+    created: bool  # False: it existed already (a re-delivery)
+
+
 # --- errors ---------------------------------------------------------------------------
 
 
@@ -134,6 +156,21 @@ class Adapter(Protocol):
     def parse(self, delivery: Delivery, channel: Channel) -> list[Intent]:
         """What the delivery means; raise Unparseable (with field paths) if it cannot be read."""
         ...
+
+    def acknowledge(self, delivery: Delivery, channel: Channel, placed: Placed) -> Outbound | None:
+        """An outbound call to make once the order is committed (most adapters: None)."""
+        ...
+
+
+class PullAdapter(Adapter, Protocol):
+    """A pull channel's adapter (e.g. Magento): it also fetches new documents from the source.
+
+    ``fetch`` returns raw documents (each parsed later like a delivery's body) and the cursor
+    to save once they are all stored; a crash before that re-fetches them, and the orders'
+    idempotency (channel + external reference) keeps them single.
+    """
+
+    def fetch(self, channel: Channel, cursor: str | None) -> tuple[list[bytes], str | None]: ...
 
 
 # --- helpers adapters share ---------------------------------------------------------------
@@ -204,7 +241,10 @@ __all__ = [
     "Ignore",
     "Intent",
     "LegatoError",
+    "Outbound",
     "PlaceDraft",
+    "Placed",
+    "PullAdapter",
     "Reply",
     "SignatureInvalid",
     "Unparseable",

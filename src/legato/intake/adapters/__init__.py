@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "whatsapp": "legato.intake.adapters.whatsapp",  # WhatsApp Cloud API: order messages
     "pos": "legato.intake.adapters.square",  # point of sale, Square Orders API webhooks
     "square": "legato.intake.adapters.square",
+    "magento": "legato.intake.adapters.magento",  # pull: Magento 2 / Adobe Commerce REST API
 }
 
 
