@@ -32,6 +32,10 @@ COVERED = {
     ("get", "/api/v1/quotes/{quote}"),
     ("post", "/api/v1/quotes/{quote}/transitions"),
     ("post", "/api/v1/quotes/{quote}/convert"),
+    ("post", "/intake/{channel_code}"),  # test_intake_pipeline.py
+    ("get", "/api/v1/inbox"),
+    ("get", "/api/v1/inbox/{entry_id}"),
+    ("post", "/api/v1/inbox/{entry_id}/replay"),
     *(
         (m, f"/api/v1/{r}")
         for r in ("channels", "products", "accounts", "pricelists")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,10 +14,11 @@ from legato import __version__
 from legato.api import problems
 from legato.api.middleware import Idempotency, RequestContext
 from legato.api.observability import Metrics
-from legato.api.routers import catalog, ops, orders, quotes
+from legato.api.routers import catalog, intake, ops, orders, quotes
 from legato.api.schemas import Problem
 from legato.api.security import KeyCache
 from legato.bootstrap import Runtime
+from legato.intake.background import IntakeWorker
 from legato.store import queries
 
 _PROBLEM_STATUSES = {
@@ -38,8 +41,21 @@ a{color:#2450b2}code{background:#eef1f6;padding:.1rem .3rem;border-radius:3px}</
 makes a key.</p></body></html>"""
 
 
-def create_app(rt: Runtime) -> FastAPI:
+def create_app(rt: Runtime, *, background: bool = False) -> FastAPI:
+    """The app on ``rt``. ``background``: also run the intake worker (crash recovery of the
+    inbox, scheduled pulls) for the app's lifetime, as ``legato serve`` does."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        worker = IntakeWorker(rt) if background else None
+        if worker:
+            worker.start()
+        yield
+        if worker:
+            worker.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Legato",
         version=__version__,
         description="Multichannel order management. Errors are RFC 9457 problem+json with a stable `code`.",
@@ -51,7 +67,7 @@ def create_app(rt: Runtime) -> FastAPI:
         Metrics(lambda: queries.outbox_backlog(rt.engine)) if rt.settings.metrics_enabled else None
     )
     problems.install(app)
-    for r in (orders.router, quotes.router, catalog.router, ops.router):
+    for r in (orders.router, quotes.router, catalog.router, intake.router, ops.router):
         app.include_router(r)
 
     @app.get("/", include_in_schema=False)

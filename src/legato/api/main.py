@@ -14,4 +14,4 @@ def app_factory() -> FastAPI:
     settings = get_settings()
     settings.check_safe()
     configure_logging(settings.log_level, settings.log_json)
-    return create_app(build(settings))
+    return create_app(build(settings), background=True)

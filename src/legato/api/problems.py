@@ -75,7 +75,9 @@ def _json_path(parts: list[Any]) -> tuple[str, str]:
 
 
 def _domain_path(path: str) -> tuple[str, str]:
-    """``lines[0].sku`` -> (``$.lines[0].sku``, ``/lines/0/sku``)."""
+    """``lines[0].sku`` (or ``$.lines[0].sku``) -> (``$.lines[0].sku``, ``/lines/0/sku``)."""
+    path = path[1:] if path.startswith("$") else path
+    path = path[1:] if path.startswith(".") else path
     parts: list[Any] = []
     for chunk in path.replace("]", "").split("."):
         for i, piece in enumerate(chunk.split("[")):

@@ -14,125 +14,72 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    PlainValidator,
     StringConstraints,
-    WithJsonSchema,
 )
 
 from legato.domain.catalog import ChannelType, OnNoMatch, PricelistKind, PricePolicy
 from legato.domain.lifecycle import FulfilmentStatus, InvoiceStatus, OrderStatus, PaymentStatus
 from legato.domain.quote import QuoteStatus
-
-
-def _no_control(value: str) -> str:
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-def Text(max_length: int, min_length: int = 0) -> Any:
-    return Annotated[
-        str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_no_control)
-    ]
-
-
-Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
-Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$")]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
-Quantity = Annotated[Decimal, Field(gt=0, le=1_000_000, max_digits=12, decimal_places=4)]
-Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=8, decimal_places=6)]
-Measure = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=3)]
-
-
-def _scalar(value: Any) -> str | bool | int:
-    """A custom property's value: a short text, a whole number or a flag, checked as one
-    type so a bad value is reported once, at its own path."""
-    if isinstance(value, bool | int) and not isinstance(value, float):
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
-            raise ValueError("must be a whole number within 64 bits")
-        return value
-    if isinstance(value, str):
-        if len(value) > 500:
-            raise ValueError("must be at most 500 characters")
-        return _no_control(value)
-    raise ValueError("must be a string, a whole number or a boolean")
-
-
-Scalar = Annotated[
-    Any,
-    PlainValidator(_scalar),
-    WithJsonSchema(
-        {"anyOf": [{"type": "string", "maxLength": 500}, {"type": "integer"}, {"type": "boolean"}]}
-    ),
-]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control)]
-Properties = Annotated[
-    dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Scalar], Field(max_length=50)
-]
-Priority = Annotated[int, Field(ge=-1000, le=1000)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AddressIn(Strict):
-    name: Text(200) | None = None  # type: ignore[valid-type]
-    company: Text(200) | None = None  # type: ignore[valid-type]
-    line1: Text(300) | None = None  # type: ignore[valid-type]
-    line2: Text(300) | None = None  # type: ignore[valid-type]
-    city: Text(120) | None = None  # type: ignore[valid-type]
-    region: Text(120) | None = None  # type: ignore[valid-type]
-    postcode: Text(20) | None = None  # type: ignore[valid-type]
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
-    phone: Text(32) | None = None  # type: ignore[valid-type]
-    email: Text(254) | None = None  # type: ignore[valid-type]
-
-
-class CustomerIn(Strict):
-    """How the order names its customer; the channel's matching keys decide which count."""
-
-    name: Text(200) | None = None  # type: ignore[valid-type]
-    email: Text(254) | None = None  # type: ignore[valid-type]
-    phone: Text(32) | None = None  # type: ignore[valid-type]
-    code: Text(40) | None = None  # type: ignore[valid-type]
-    erp_ref: Text(64) | None = None  # type: ignore[valid-type]
-    properties: Properties = Field(default_factory=dict)
-
-
-class LineIn(Strict):
-    sku: Sku
-    quantity: Quantity
-    unit_price: Amount | None = Field(None, description="used only by channels whose price policy is trust")
-    name: Text(300) | None = None  # type: ignore[valid-type]
-    discount: Amount = Decimal(0)
-    tax_rate: Rate = Decimal(0)
-
-
-class DraftIn(Strict):
-    channel: Code
-    currency: Currency | None = Field(None, description="default: the account's currency, else the channel's")
-    customer: CustomerIn | None = None
-    lines: Annotated[list[LineIn], Field(min_length=1, max_length=1000)]
-    billing_address: AddressIn | None = None
-    shipping_address: AddressIn | None = None
-    shipping: Amount = Decimal(0)
-    shipping_tax_rate: Rate = Decimal(0)
-    notes: Text(5000) | None = None  # type: ignore[valid-type]
-
-
-class OrderIn(DraftIn):
-    external_reference: Text(255, 1) | None = Field(  # type: ignore[valid-type]
-        None, description="the channel's own order id; the same one twice returns the first order"
-    )
-    priority: Priority = 0
-    tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
-    status: Literal["created", "pending_approval", "on_hold"] = "created"
+from legato.intake.canonical import (
+    AddressIn as AddressIn,
+)
+from legato.intake.canonical import (
+    Amount as Amount,
+)
+from legato.intake.canonical import (
+    Code as Code,
+)
+from legato.intake.canonical import (
+    Currency as Currency,
+)
+from legato.intake.canonical import (
+    CustomerIn as CustomerIn,
+)
+from legato.intake.canonical import (
+    DraftIn as DraftIn,
+)
+from legato.intake.canonical import (
+    LineIn as LineIn,
+)
+from legato.intake.canonical import (
+    Measure as Measure,
+)
+from legato.intake.canonical import (
+    OrderIn as OrderIn,
+)
+from legato.intake.canonical import (
+    Priority as Priority,
+)
+from legato.intake.canonical import (
+    Properties as Properties,
+)
+from legato.intake.canonical import (
+    Quantity as Quantity,
+)
+from legato.intake.canonical import (
+    Rate as Rate,
+)
+from legato.intake.canonical import (
+    Scalar as Scalar,
+)
+from legato.intake.canonical import (
+    Sku as Sku,
+)
+from legato.intake.canonical import (
+    Strict as Strict,
+)
+from legato.intake.canonical import (
+    Tag as Tag,
+)
+from legato.intake.canonical import (
+    Text as Text,
+)
+from legato.intake.canonical import (
+    _no_control as _no_control,
+)
 
 
 class QuoteIn(DraftIn):
@@ -232,6 +179,7 @@ class OrderOut(BaseModel):
     lines: list[LineOut]
     totals: TotalsOut
     quote_id: int | None
+    inbox_id: int | None = Field(description="the inbox entry holding the original payload")
     created_at: datetime
     updated_at: datetime
     timeline: list[TimelineOut]
@@ -306,7 +254,12 @@ class ConversionOut(BaseModel):
     order: OrderOut
 
 
-class ChannelSettingsIn(Strict):
+class ChannelSettingsIn(BaseModel):
+    """A channel's intake settings. Besides the fields below, an adapter reads its own
+    settings from here (``base_url``, ``phone_number_id`` ...: see docs/channels/)."""
+
+    model_config = ConfigDict(extra="allow")
+
     match_keys: Annotated[
         list[Annotated[str, StringConstraints(min_length=1, max_length=73)]],
         Field(min_length=1, max_length=10),
@@ -316,6 +269,13 @@ class ChannelSettingsIn(Strict):
     )
     on_no_match: OnNoMatch = OnNoMatch.GUEST
     price_policy: PricePolicy = PricePolicy.CATALOG
+    sku_map: Annotated[
+        dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], Sku], Field(max_length=50_000)
+    ] = Field(default_factory=dict, description="the channel's SKU (or product id) -> the catalogue SKU")
+    unknown_sku: Literal["quarantine", "review"] = Field(
+        "quarantine",
+        description="an unmapped SKU quarantines the delivery, or becomes a line held for review",
+    )
 
 
 class ChannelIn(Strict):

@@ -4,57 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from legato.api import schemas as s
 from legato.domain.catalog import Account, Channel, Pricelist, Product
-from legato.domain.commands import LineDraft, OrderDraft
-from legato.domain.lifecycle import OrderStatus, allowed_targets
+from legato.domain.lifecycle import allowed_targets
 from legato.domain.matching import CustomerRef
 from legato.domain.order import (
     ORDER_PREFIX,
     QUOTE_PREFIX,
-    Address,
     OrderLine,
     SalesOrder,
     Totals,
     format_number,
 )
 from legato.domain.quote import Quote
+from legato.intake import canonical
 from legato.store.mapping import settings_to_row
 from legato.store.secretbox import mask
 
-
-def address(a: s.AddressIn | None) -> Address | None:
-    return Address(**a.model_dump()) if a is not None else None
-
-
-def draft(body: s.DraftIn, **extra: Any) -> OrderDraft:
-    c = body.customer
-    customer = CustomerRef(c.name, c.email, c.phone, c.code, c.erp_ref, dict(c.properties)) if c else None
-    return OrderDraft(
-        channel_code=body.channel,
-        currency=body.currency,
-        customer=customer,
-        lines=tuple(
-            LineDraft(ln.sku, ln.quantity, ln.unit_price, ln.name, ln.discount, ln.tax_rate)
-            for ln in body.lines
-        ),
-        billing_address=address(body.billing_address),
-        shipping_address=address(body.shipping_address),
-        shipping=body.shipping,
-        shipping_tax_rate=body.shipping_tax_rate,
-        notes=body.notes,
-        **extra,
-    )
-
-
-def order_draft(body: s.OrderIn) -> OrderDraft:
-    return draft(
-        body,
-        external_reference=body.external_reference,
-        priority=body.priority,
-        tags=tuple(body.tags),
-        status=OrderStatus(body.status),
-    )
+address = canonical.address
+draft = canonical.to_draft
+order_draft = canonical.order_draft
 
 
 def _lines(lines: list[OrderLine]) -> list[dict[str, Any]]:
@@ -93,6 +61,7 @@ def order_out(o: SalesOrder) -> dict[str, Any]:
         "lines": _lines(o.lines),
         "totals": _totals(o.totals),
         "quote_id": o.quote_id,
+        "inbox_id": o.inbox_id,
         "created_at": o.created_at,
         "updated_at": o.updated_at or o.created_at,
         "timeline": [

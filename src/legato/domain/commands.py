@@ -52,6 +52,7 @@ class PlaceOrder:
     draft: OrderDraft
     actor: str
     reason: str | None = None
+    inbox_id: int | None = None  # the raw delivery this order is placed from
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,7 @@ class SalesOrder:
     tags: tuple[str, ...] = ()
     notes: str | None = None
     quote_id: int | None = None
+    inbox_id: int | None = None  # the inbox entry (raw delivery) the order came from
     created_at: datetime | None = None
     updated_at: datetime | None = None
     id: int | None = None

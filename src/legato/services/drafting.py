@@ -8,7 +8,7 @@ names all of them.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from legato.domain.catalog import Account, Channel, OnNoMatch
@@ -40,6 +40,7 @@ class Drafted:
     lines: list[OrderLine]
     totals: Totals
     new_account: bool = False
+    review: list[str] = field(default_factory=list)  # channel SKUs kept as lines awaiting review
 
 
 def load_channel(uow: UnitOfWork, code: str) -> Channel:
@@ -135,6 +136,8 @@ def draft_lines(
         contract = uow.pricelists.get_by_code(account.pricelist_code, skus)
     today = uow.now().date()
     lines: list[OrderLine] = []
+    review: list[str] = []
+    review_unknown = channel.settings.extra.get("unknown_sku") == "review"
     error_kind: type[ValidationFailed] = ValidationFailed
     for i, ln in enumerate(draft.lines):
         path = f"lines[{i}]"
@@ -147,6 +150,13 @@ def draft_lines(
             )
             continue
         product = products.get(ln.sku)
+        if (product is None or not product.active) and review_unknown:
+            review.append(ln.sku)
+            lines.append(price_line(OrderLine(
+                line_no=i + 1, sku=ln.sku, name=ln.name or ln.sku, quantity=ln.quantity,
+                unit_price=ln.unit_price or Decimal(0), price_source="unmapped", discount=ln.discount,
+                tax_rate=ln.tax_rate, status="review"), currency, uow.rounding))  # fmt: skip
+            continue
         if product is None or not product.active:
             problems.add(f"{path}.sku", f"no active product with SKU {ln.sku!r}", "unknown_sku", ln.sku)
             error_kind = UnknownProduct
@@ -185,7 +195,7 @@ def draft_lines(
     problems.raise_if_any(error_kind)
     totals = compute_totals(lines, currency, draft.shipping, draft.shipping_tax_rate, uow.rounding)
     customer = _snapshot(draft.customer, account)
-    return Drafted(channel, account, customer, currency, lines, totals, new_account)
+    return Drafted(channel, account, customer, currency, lines, totals, new_account, review)
 
 
 def _snapshot(ref: CustomerRef | None, account: Account | None) -> CustomerRef:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from legato.domain.commands import ChangeTrack, EditOrder, PlaceOrder, TransitionOrder
 from legato.domain.errors import DuplicateKey, FieldIssue, NotFound, ValidationFailed
-from legato.domain.lifecycle import INITIAL_STATUSES, parse_status
+from legato.domain.lifecycle import INITIAL_STATUSES, OrderStatus, parse_status
 from legato.domain.order import SalesOrder
 from legato.services.drafting import check_channel, draft_lines
 from legato.services.uow import UnitOfWork
@@ -53,10 +53,16 @@ def place_order(uow: UnitOfWork, cmd: PlaceOrder) -> PlaceResult:
             priority=draft.priority,
             tags=draft.tags,
             notes=draft.notes,
+            inbox_id=cmd.inbox_id,
             created_at=uow.now(),
         )
-        if order.status.value == "on_hold":
-            order.held_from = parse_status("created")
+        reason = cmd.reason
+        if d.review:  # lines the channel sent with SKUs nobody knows: hold the order for a person
+            order.held_from = draft.status if draft.status is not OrderStatus.ON_HOLD else OrderStatus.CREATED
+            order.status = OrderStatus.ON_HOLD
+            reason = f"{len(d.review)} line(s) await review: unknown SKU {', '.join(d.review)}"
+        elif order.status is OrderStatus.ON_HOLD:
+            order.held_from = OrderStatus.CREATED
         try:
             uow.orders.add(order)
         except DuplicateKey:
@@ -65,7 +71,7 @@ def place_order(uow: UnitOfWork, cmd: PlaceOrder) -> PlaceResult:
             if existing is None:
                 raise
             return PlaceResult(_get(uow, existing), created=False)
-        order.created(cmd.actor, order.created_at or uow.now(), cmd.reason)
+        order.created(cmd.actor, order.created_at or uow.now(), reason)
         persist_changes(uow, order)
         uow.commit()
     return PlaceResult(order, created=True)

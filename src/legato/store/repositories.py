@@ -291,6 +291,11 @@ _ORDER_INSERT = (
     .returning(_O.c.id)
 )
 _LINES_INSERT = insert(_OL)
+_INBOX_PROCESSED = (
+    update(t.inbox)
+    .where(t.inbox.c.id == bindparam("entry"))
+    .values(state="processed", order_id=bindparam("order_id"), updated_at=bindparam("at"))
+)
 _TIMELINE_INSERT = insert(_TL)
 _ORDER_UPDATE = update(_O).where(_O.c.id == bindparam("order_id"))
 _ORDER_FROM = _O.join(t.channels, t.channels.c.id == _O.c.channel_id).outerjoin(
@@ -328,6 +333,7 @@ class SqlOrders:
             "priority": o.priority,
             "tags": list(o.tags),
             "quote_id": o.quote_id,
+            "inbox_id": o.inbox_id,
             "created_at": o.created_at,
             "updated_at": o.created_at,
         }
@@ -341,6 +347,10 @@ class SqlOrders:
                 ) from None
             raise
         _execute_rows(self.conn, _LINES_INSERT, [m.line_to_row("order_id", o.id, ln) for ln in o.lines])
+        if o.inbox_id is not None:
+            # the delivery becomes "processed" in the same transaction as its order: a crash
+            # leaves either both or neither, and recovery finds the entry still to do
+            self.conn.execute(_INBOX_PROCESSED, {"entry": o.inbox_id, "order_id": o.id, "at": o.created_at})
         o.updated_at = o.created_at
 
     def save(self, o: SalesOrder) -> None:
@@ -397,6 +407,7 @@ def load_order(conn: Connection, order_id: int, *, for_update: bool = False) -> 
         tags=tuple(r.tags or ()),
         notes=r.notes,
         quote_id=r.quote_id,
+        inbox_id=r.inbox_id,
         created_at=r.created_at,
         updated_at=r.updated_at,
         timeline=timeline,

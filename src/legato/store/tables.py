@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -182,6 +183,7 @@ orders = Table(
     Column("priority", Integer, nullable=False),
     Column("tags", JSONDoc, nullable=False),
     Column("quote_id", Id, ForeignKey("quotes.id"), nullable=True),
+    Column("inbox_id", Id, nullable=True),  # the delivery it came from (inbox.id), for the original payload
     *_stamps(),
     UniqueConstraint("channel_id", "external_ref", name="uq_orders_channel_external_ref"),
     Index("ix_orders_status_id", "status", "id"),
@@ -246,4 +248,41 @@ idempotency_keys = Table(
     Column("response_body", Text, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("api_key_id", "key", name="uq_idempotency_keys_api_key_id_key"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("channels.id"), nullable=True),
+    Column("channel_code", String(32), nullable=False),  # as addressed, even if no such channel
+    Column("adapter", String(40), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("source", String(100), nullable=True),  # the sender's address, or "pull", "api", "cli"
+    Column("method", String(10), nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("query", JSONDoc, nullable=False),
+    Column("headers", JSONDoc, nullable=False),  # the headers that matter, lower-cased
+    Column("body", LargeBinary, nullable=False),  # the raw body, byte for byte
+    Column("body_sha256", String(64), nullable=False),
+    Column("topic", String(100), nullable=True),
+    Column("delivery_id", String(200), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("errors", JSONDoc, nullable=False),  # field issues: [{path, message, code, value}]
+    Column("order_id", Id, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("ack", JSONDoc, nullable=True),  # the adapter's outbound acknowledgement and its answer
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_inbox_state_id", "state", "id"),
+    Index("ix_inbox_channel_id_id", "channel_id", "id"),
+)
+
+channel_state = Table(
+    "channel_state",
+    metadata,
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(60), primary_key=True),  # e.g. "cursor" for a pull channel
+    Column("value", Text, nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )

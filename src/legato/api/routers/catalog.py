@@ -49,6 +49,11 @@ def _same(path_value: str, body_value: str, field: str) -> None:
 
 def _channel(body: s.ChannelIn) -> Channel:
     st = body.settings
+    # only what was sent: the pipeline applies the defaults (no SKU map, quarantine unknown SKUs)
+    extra = {
+        **(st.model_extra or {}),
+        **st.model_dump(include={"sku_map", "unknown_sku"}, exclude_unset=True),
+    }
     return Channel(
         code=body.code,
         name=body.name,
@@ -56,7 +61,7 @@ def _channel(body: s.ChannelIn) -> Channel:
         adapter=body.adapter,
         currency=body.currency,
         settings=ChannelSettings(
-            tuple(st.match_keys), OnNoMatch(st.on_no_match), PricePolicy(st.price_policy)
+            tuple(st.match_keys), OnNoMatch(st.on_no_match), PricePolicy(st.price_policy), extra
         ),
         secrets=dict(body.secrets),
         active=body.active,

@@ -6,16 +6,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from legato.api import schemas as s
 from legato.api import views
 from legato.api.deps import order_id, runtime
 from legato.api.security import require
 from legato.bootstrap import Runtime
-from legato.domain.commands import ChangeTrack, EditOrder, PlaceOrder, TransitionOrder
+from legato.domain.commands import ChangeTrack, EditOrder, TransitionOrder
 from legato.domain.errors import NotFound
 from legato.domain.lifecycle import OrderStatus
 from legato.domain.order import SalesOrder
+from legato.intake import pipeline
 from legato.services import orders as svc
 from legato.store import queries
 from legato.store.apikeys import ApiKey
@@ -29,7 +31,7 @@ router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
     status_code=201,
     responses={200: {"model": s.OrderOut, "description": "already received: the existing order"}},
 )
-def create_order(
+async def create_order(
     body: s.OrderIn,
     request: Request,
     response: Response,
@@ -37,11 +39,17 @@ def create_order(
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
     """Place an order from the canonical JSON. The same channel + external reference
-    twice returns the first order with 200 and creates nothing."""
-    result = svc.place_order(rt.uow(), PlaceOrder(views.order_draft(body), key.actor))
-    order = result.order
+    twice returns the first order with 200 and creates nothing. The raw body is kept in
+    the inbox like every channel's delivery (its ``inbox_id`` is on the order)."""
+    raw = await request.body()
+    out = await run_in_threadpool(
+        pipeline.receive_canonical, rt, body.channel, raw, dict(request.headers), key.actor,
+        views.order_draft(body), request.client.host if request.client else None,
+    )  # fmt: skip
+    placed = out.orders[0]
+    order: SalesOrder = placed["order"]
     response.headers["Location"] = f"/api/v1/orders/{order.number}"
-    if result.created:
+    if placed["created"]:
         metrics = request.app.state.metrics
         if metrics is not None:
             metrics.orders_created.labels(order.channel_code).inc()
