@@ -26,6 +26,10 @@ orders_app = typer.Typer(help="Orders.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(key_app, name="apikey")
 app.add_typer(orders_app, name="orders")
+inbox_app = typer.Typer(help="The intake inbox: every delivery, raw, with its fate.", no_args_is_help=True)
+channels_app = typer.Typer(help="Channels.", no_args_is_help=True)
+app.add_typer(inbox_app, name="inbox")
+app.add_typer(channels_app, name="channels")
 console = Console()
 err = Console(stderr=True)
 
@@ -319,6 +323,102 @@ def orders_transition(order: str, to: str, reason: Annotated[str | None, typer.O
         allowed = exc.extra.get("allowed")
         _fail(exc.detail + (f" (allowed: {', '.join(allowed) or 'none'})" if allowed is not None else ""), 1)
     console.print(f"{o.number} is now [bold]{o.status}[/]")
+
+
+@inbox_app.command("list")
+def inbox_list(
+    quarantined: Annotated[bool, typer.Option("--quarantined", help="only what needs attention")] = False,
+    state: Annotated[
+        str | None,
+        typer.Option(help="received, processed, duplicate, ignored, quarantined, rejected, failed"),
+    ] = None,
+    channel: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> None:
+    """Received deliveries, newest first."""
+    from legato.store import inbox
+
+    rt = _runtime()
+    entries, nxt = inbox.listing(
+        rt.engine,
+        state="quarantined" if quarantined else state,
+        channel=channel,
+        limit=max(1, min(limit, 500)),
+        cursor=cursor,
+    )
+    table = Table("id", "received", "channel", "topic", "state", "order", "reason")
+    for e in entries:
+        table.add_row(
+            str(e.id),
+            e.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.channel_code,
+            e.topic or "",
+            e.state,
+            str(e.order_id or ""),
+            (e.reason or "")[:80],
+        )
+    console.print(table)
+    if nxt:
+        console.print(f"more: --cursor {nxt}")
+
+
+@inbox_app.command("show")
+def inbox_show(entry: int) -> None:
+    """One delivery: headers, raw body, reason, field errors, acknowledgement."""
+    from legato.api.routers.intake import detail
+    from legato.store import inbox
+
+    rt = _runtime()
+    found = inbox.get(rt.engine, entry)
+    if found is None:
+        _fail(f"no inbox entry {entry}", 1)
+    print(json.dumps(detail(found), indent=2, default=str))
+
+
+@inbox_app.command("replay")
+def inbox_replay(entry: int) -> None:
+    """Run a quarantined, rejected or failed delivery again (after fixing the mapping or catalogue)."""
+    from legato.domain.errors import LegatoError
+    from legato.intake.pipeline import replay
+
+    rt = _runtime()
+    try:
+        out = replay(rt, entry)
+    except LegatoError as exc:
+        from legato.api.problems import issue_to_dict
+
+        for issue in exc.issues:
+            err_console_line(f"{issue_to_dict(issue)['path']}: {issue.message}")
+        _fail(exc.detail, 1)
+    orders = ", ".join(str(o["number"] or o["id"]) for o in out.orders) or "-"
+    console.print(f"entry {entry}: {out.state} (orders: {orders}) {out.reason or ''}", soft_wrap=True)
+
+
+@inbox_app.command("process")
+def inbox_process() -> None:
+    """Process what a crash left in the inbox (``legato serve`` does this at start and every 30 s)."""
+    from legato.intake.pipeline import recover
+
+    rt = _runtime()
+    done = recover(rt)
+    console.print(f"processed {len(done)} pending entr{'y' if len(done) == 1 else 'ies'}")
+
+
+@channels_app.command("pull")
+def channels_pull(code: str) -> None:
+    """Fetch new orders from a pull channel (e.g. Magento) now."""
+    from legato.domain.errors import LegatoError
+    from legato.intake.pipeline import pull_channel
+
+    rt = _runtime()
+    try:
+        outcomes = pull_channel(rt, code)
+    except LegatoError as exc:
+        _fail(exc.detail, 1)
+    created = sum(1 for o in outcomes if o.created)
+    quarantined = sum(1 for o in outcomes if o.state == "quarantined")
+    console.print(f"{code}: {len(outcomes)} document(s), {created} new order(s), {quarantined} quarantined")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -78,8 +80,11 @@ def test_an_order_is_placed_from_a_json_file_once_and_bad_lines_are_named(
 ) -> None:
     _one_order(runtime)
     order = tmp_path / "order.json"
-    order.write_text(json.dumps({"channel": "WEB", "external_reference": "FILE-1",
-                                 "lines": [{"sku": "TEA", "quantity": 3}]}))  # fmt: skip
+    order.write_text(
+        json.dumps(
+            {"channel": "WEB", "external_reference": "FILE-1", "lines": [{"sku": "TEA", "quantity": 3}]}
+        )
+    )
     first = legato(db_url, "orders", "create", str(order), "--json")
     assert first.returncode == 0, first.stderr
     placed = json.loads(first.stdout)
@@ -103,3 +108,49 @@ def test_an_unknown_scope_is_refused_with_the_list_of_scopes(db_url: str) -> Non
     made = legato(db_url, "apikey", "create", "--scope", "orders:delete")
     assert made.returncode == 2
     assert "orders:read" in made.stderr and "lgt_" not in made.stdout
+
+
+def test_a_quarantined_delivery_is_listed_shown_and_replayed_from_the_command_line(
+    runtime: Runtime, db_url: str
+) -> None:
+    from legato.domain.catalog import ChannelSettings
+    from legato.domain.errors import LegatoError
+    from legato.intake.pipeline import receive
+    from legato.services.catalog import save_channel as save
+
+    _one_order(runtime)
+    channel = Channel("ERP", "ERP", ChannelType.INTEGRATION, "rest", "GBP", secrets={"webhook_secret": "s"})
+    save(runtime.uow(), channel, create=True)
+    body = json.dumps(
+        {"channel": "ERP", "external_reference": "Q-1", "lines": [{"sku": "A-7", "quantity": 1}]}
+    )
+    sig = hmac.new(b"s", body.encode(), hashlib.sha256).hexdigest()
+    try:
+        receive(
+            runtime,
+            "ERP",
+            method="POST",
+            path="/intake/ERP",
+            query={},
+            body=body.encode(),
+            headers={"x-legato-signature": f"sha256={sig}"},
+            source="test",
+        )
+    except LegatoError as exc:
+        entry = exc.extra["inbox_id"]
+    listed = legato(db_url, "inbox", "list", "--quarantined")
+    assert listed.returncode == 0 and "A-7" in listed.stdout
+    shown = json.loads(legato(db_url, "inbox", "show", str(entry)).stdout)
+    assert shown["state"] == "quarantined" and json.loads(shown["body"])["external_reference"] == "Q-1"
+    assert legato(db_url, "inbox", "replay", str(entry)).returncode == 1  # still unknown
+    mapped = Channel(
+        "ERP",
+        "ERP",
+        ChannelType.INTEGRATION,
+        "rest",
+        "GBP",
+        ChannelSettings(extra={"sku_map": {"A-7": "TEA"}}),
+    )
+    save_channel(runtime.uow(), mapped, create=False)
+    replayed = legato(db_url, "inbox", "replay", str(entry))
+    assert replayed.returncode == 0 and "processed" in replayed.stdout
