@@ -1,5 +1,7 @@
 """`python -m bench` (make bench): every benchmark, one after the other."""
 
-from bench.core import main
+import sys
 
-raise SystemExit(main())
+from bench import core, intake
+
+sys.exit(core.main(sys.argv[1:]) or intake.main(sys.argv[1:]))
