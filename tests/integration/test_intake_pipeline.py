@@ -20,10 +20,9 @@ import httpx
 import pytest
 from api_helpers import count, problem
 from fastapi.testclient import TestClient
-
-from legato.api.app import create_app
-from legato.bootstrap import Runtime
 from tests.conftest import TEST_SECRET
+
+from legato.bootstrap import Runtime
 
 SECRET = "rest-channel-secret"
 
@@ -37,23 +36,36 @@ def signed(body: dict[str, Any] | bytes) -> tuple[bytes, dict[str, str]]:
 @pytest.fixture
 def erp(client: TestClient, shop: dict[str, str]) -> dict[str, str]:
     """A signed REST channel ERP (GBP) whose SKU map knows the ERP's article numbers."""
-    r = client.post("/api/v1/channels", headers=shop, json={
-        "code": "ERP", "name": "ERP push", "type": "integration", "adapter": "rest", "currency": "GBP",
-        "secrets": {"webhook_secret": SECRET},
-        "settings": {"sku_map": {"ART-0001": "TEA-100", "ART-0002": "MUG-200"}},
-    })  # fmt: skip
+    r = client.post(
+        "/api/v1/channels",
+        headers=shop,
+        json={
+            "code": "ERP",
+            "name": "ERP push",
+            "type": "integration",
+            "adapter": "rest",
+            "currency": "GBP",
+            "secrets": {"webhook_secret": SECRET},
+            "settings": {"sku_map": {"ART-0001": "TEA-100", "ART-0002": "MUG-200"}},
+        },
+    )
     assert r.status_code == 201, r.text
     return shop
 
 
 def order(ref: str = "ERP-1", *lines: tuple[str, int]) -> dict[str, Any]:
     items = [{"sku": s, "quantity": q} for s, q in (lines or (("ART-0001", 2), ("ART-0002", 1)))]
-    return {"channel": "ERP", "external_reference": ref, "customer": {"email": "buyer@acme.example"},
-            "lines": items}  # fmt: skip
+    return {
+        "channel": "ERP",
+        "external_reference": ref,
+        "customer": {"email": "buyer@acme.example"},
+        "lines": items,
+    }
 
 
-def test_a_signed_delivery_is_stored_mapped_and_placed_once(client: TestClient, erp: dict[str, str],
-                                                            runtime: Runtime) -> None:  # fmt: skip
+def test_a_signed_delivery_is_stored_mapped_and_placed_once(
+    client: TestClient, erp: dict[str, str], runtime: Runtime
+) -> None:
     raw, headers = signed(order())
     first = client.post("/intake/ERP", content=raw, headers=headers)
     assert first.status_code == 201, first.text
@@ -72,8 +84,9 @@ def test_a_signed_delivery_is_stored_mapped_and_placed_once(client: TestClient, 
     assert count(runtime, "orders") == 1 and count(runtime, "inbox") == 2
 
 
-def test_a_bad_or_missing_signature_is_401_and_kept_as_rejected(client: TestClient, erp: dict[str, str],
-                                                                runtime: Runtime) -> None:  # fmt: skip
+def test_a_bad_or_missing_signature_is_401_and_kept_as_rejected(
+    client: TestClient, erp: dict[str, str], runtime: Runtime
+) -> None:
     raw, _ = signed(order())
     for headers in ({"X-Legato-Signature": "sha256=" + "0" * 64}, {}):
         p = problem(client.post("/intake/ERP", content=raw, headers=headers), 401, "signature_invalid")
@@ -82,7 +95,9 @@ def test_a_bad_or_missing_signature_is_401_and_kept_as_rejected(client: TestClie
     assert len(rejected) == 2 and count(runtime, "orders") == 0
 
 
-def test_an_unknown_channel_is_404_and_the_delivery_is_still_kept(client: TestClient, erp: dict[str, str]) -> None:
+def test_an_unknown_channel_is_404_and_the_delivery_is_still_kept(
+    client: TestClient, erp: dict[str, str]
+) -> None:
     problem(client.post("/intake/NOPE", content=b"{}"), 404, "not_found")
     kept = client.get("/api/v1/inbox?channel=NOPE", headers=erp).json()["items"]
     assert [(e["state"], e["size"]) for e in kept] == [("rejected", 2)]
@@ -93,13 +108,22 @@ def test_an_unknown_channel_is_404_and_the_delivery_is_still_kept(client: TestCl
     [
         (b'{"channel": "ERP", "lines": [', "$"),
         (json.dumps({"channel": "ERP", "lines": [{"sku": "ART-0001"}]}).encode(), "$.lines[0].quantity"),
-        (json.dumps({"channel": "ERP", "lines": [{"sku": "ART-0001", "quantity": 10**9}]}).encode(),
-         "$.lines[0].quantity"),
-        (json.dumps({"channel": "ERP", "currency": "XXQ", "lines": [{"sku": "ART-0001", "quantity": 1}]}).encode(),
-         "$.currency"),
-        (json.dumps({"channel": "ERP", "lines": [{"sku": "GHOST", "quantity": 1}]}).encode(), "$.lines[0].sku"),
+        (
+            json.dumps({"channel": "ERP", "lines": [{"sku": "ART-0001", "quantity": 10**9}]}).encode(),
+            "$.lines[0].quantity",
+        ),
+        (
+            json.dumps(
+                {"channel": "ERP", "currency": "XXQ", "lines": [{"sku": "ART-0001", "quantity": 1}]}
+            ).encode(),
+            "$.currency",
+        ),
+        (
+            json.dumps({"channel": "ERP", "lines": [{"sku": "GHOST", "quantity": 1}]}).encode(),
+            "$.lines[0].sku",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_quarantined_with_its_field_and_makes_no_order(
     client: TestClient, erp: dict[str, str], runtime: Runtime, body: bytes, path: str
 ) -> None:
@@ -143,7 +167,9 @@ def test_an_unknown_sku_can_be_kept_as_a_line_for_review_on_a_held_order(
     got = client.get(f"/api/v1/orders/{r.json()['orders'][0]['number']}", headers=erp).json()
     assert got["status"] == "on_hold" and "MYSTERY-7" in got["timeline"][0]["reason"]
     review = [ln for ln in got["lines"] if ln["status"] == "review"]
-    assert [(ln["sku"], ln["quantity"], ln["price_source"]) for ln in review] == [("MYSTERY-7", "2", "unmapped")]
+    assert [(ln["sku"], ln["quantity"], ln["price_source"]) for ln in review] == [
+        ("MYSTERY-7", "2", "unmapped")
+    ]
 
 
 def test_five_concurrent_redeliveries_make_exactly_one_order(
@@ -151,8 +177,9 @@ def test_five_concurrent_redeliveries_make_exactly_one_order(
 ) -> None:
     raw, headers = signed(order("ERP-RACE"))
     with ThreadPoolExecutor(5) as pool:
-        codes = sorted(pool.map(lambda _: client.post("/intake/ERP", content=raw, headers=headers).status_code,
-                                range(5)))  # fmt: skip
+        codes = sorted(
+            pool.map(lambda _: client.post("/intake/ERP", content=raw, headers=headers).status_code, range(5))
+        )
     assert codes == [200, 200, 200, 200, 201]
     assert count(runtime, "orders") == 1 and count(runtime, "inbox") == 5
 
@@ -166,8 +193,12 @@ def _port() -> int:
 def _serve(db_url: str, port: int, **env: str) -> subprocess.Popen[bytes]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
     e.update(LEGATO_DATABASE_URL=db_url, LEGATO_SECRET_KEY=TEST_SECRET, LEGATO_LOG_LEVEL="WARNING", **env)
-    proc = subprocess.Popen([sys.executable, "-m", "legato.cli", "serve", "--port", str(port)], env=e,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "legato.cli", "serve", "--port", str(port)],
+        env=e,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

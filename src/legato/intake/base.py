@@ -113,6 +113,7 @@ class Placed:
     currency: str
     grand_total: Decimal
     created: bool  # False: it existed already (a re-delivery)
+    external_reference: str | None = None  # the channel's id of the order (e.g. the message id)
 
 
 # --- errors ---------------------------------------------------------------------------

@@ -248,7 +248,7 @@ def _run(
     outcome = Outcome(entry_id, inbox.IGNORED)
     try:
         for intent in intents:
-            _apply(rt, entry_id, channel, intent, actor, outcome)
+            _apply(rt, entry_id, channel, intent, actor, outcome, pulled=delivery.method == "PULL")
     except LegatoError as exc:
         _quarantine(rt, entry_id, exc)
         raise
@@ -264,7 +264,9 @@ def _run(
     return outcome
 
 
-def _apply(rt: Runtime, entry_id: int, channel: Channel, intent: Intent, actor: str, out: Outcome) -> None:
+def _apply(
+    rt: Runtime, entry_id: int, channel: Channel, intent: Intent, actor: str, out: Outcome, *, pulled: bool
+) -> None:
     if isinstance(intent, Ignore):
         out.reason = out.reason or intent.reason
         return
@@ -272,10 +274,10 @@ def _apply(rt: Runtime, entry_id: int, channel: Channel, intent: Intent, actor: 
         draft = _map_skus(channel, intent.draft)
         result = place_order(rt.uow(), PlaceOrder(draft, actor, inbox_id=entry_id))
         order = result.order
-        if result.created and intent.paid:
-            change_track(
-                rt.uow(), ChangeTrack(order.id or 0, "payment", "paid", actor, "paid at the channel")
-            )
+        if intent.paid and order.payment_status.value in ("unpaid", "partially_paid"):
+            # paid at the channel: at creation (a till), or in a later update (a web shop)
+            paid = ChangeTrack(order.id or 0, "payment", "paid", actor, "paid at the channel")
+            change_track(rt.uow(), paid)
         out.orders.append(
             {
                 "order": order,
@@ -284,12 +286,23 @@ def _apply(rt: Runtime, entry_id: int, channel: Channel, intent: Intent, actor: 
                 "created": result.created,
                 "currency": order.currency,
                 "grand_total": order.totals.grand_total,
+                "external_reference": order.external_reference,
             }
         )
         if result.created:
             out.state = inbox.PROCESSED
         elif out.state == inbox.IGNORED:
             out.state, out.reason = inbox.DUPLICATE, f"order {order.number} exists already"
+        return
+    if (
+        pulled
+        and isinstance(intent, CancelOrder)
+        and _known(rt, channel.code, intent.external_reference) is None
+    ):
+        # a pulled source reports its orders in order: a cancelled order never seen here was
+        # cancelled before it reached us, and will never arrive (a push may still be ahead of
+        # its order, so there the delivery waits in quarantine to be replayed)
+        out.reason = f"order {intent.external_reference} was never placed here; nothing to cancel"
         return
     order_id = _find(rt, channel.code, intent.external_reference)
     if isinstance(intent, CancelOrder):
@@ -309,9 +322,13 @@ def _apply(rt: Runtime, entry_id: int, channel: Channel, intent: Intent, actor: 
     out.state = inbox.PROCESSED
 
 
-def _find(rt: Runtime, channel_code: str, external_reference: str) -> int:
+def _known(rt: Runtime, channel_code: str, external_reference: str) -> int | None:
     with rt.uow() as uow:
-        found = uow.orders.id_by_external(channel_code, external_reference)
+        return uow.orders.id_by_external(channel_code, external_reference)
+
+
+def _find(rt: Runtime, channel_code: str, external_reference: str) -> int:
+    found = _known(rt, channel_code, external_reference)
     if found is None:
         msg = f"no order {external_reference!r} from channel {channel_code} (yet)"
         raise ValidationFailed(
@@ -355,25 +372,31 @@ def _map_skus(channel: Channel, draft: OrderDraft) -> OrderDraft:
 def _acknowledge(
     rt: Runtime, entry_id: int, adapter: Adapter, delivery: Delivery, channel: Channel, outcome: Outcome
 ) -> None:
+    """The adapter's acknowledgement of each placed order (e.g. one WhatsApp confirmation per
+    order message), sent after the commit; every answer is recorded on the inbox entry."""
     ack = getattr(adapter, "acknowledge", None)
-    first = outcome.orders[0]
-    if ack is None or first.get("number") is None:
+    if ack is None:
         return
-    call = ack(
-        delivery,
-        channel,
-        Placed(first["id"], first["number"], first["currency"], first["grand_total"], first["created"]),
-    )
-    if call is None:
-        return
-    record: dict[str, Any] = {"method": call.method, "url": call.url, "at": datetime.now(UTC).isoformat()}
-    try:
-        answer = httpx.request(call.method, call.url, headers=call.headers, json=call.json, timeout=10)
-        record.update(status=answer.status_code, body=answer.text[:2000])
-    except httpx.HTTPError as exc:
-        record.update(error=f"{type(exc).__name__}: {exc}")
-        log.warning("acknowledgement failed", extra={"inbox_id": entry_id, "url": call.url})
-    inbox.record_ack(rt.engine, entry_id, record)
+    records: list[dict[str, Any]] = []
+    for o in outcome.orders:
+        if o.get("number") is None:  # a cancel or an update: nothing to acknowledge
+            continue
+        placed = Placed(
+            o["id"], o["number"], o["currency"], o["grand_total"], o["created"], o["external_reference"]
+        )
+        call = ack(delivery, channel, placed)
+        if call is None:
+            continue
+        record: dict[str, Any] = {"method": call.method, "url": call.url, "at": datetime.now(UTC).isoformat()}
+        try:
+            answer = httpx.request(call.method, call.url, headers=call.headers, json=call.json, timeout=10)
+            record.update(status=answer.status_code, body=answer.text[:2000])
+        except httpx.HTTPError as exc:
+            record.update(error=f"{type(exc).__name__}: {exc}")
+            log.warning("acknowledgement failed", extra={"inbox_id": entry_id, "url": call.url})
+        records.append(record)
+    if records:
+        inbox.record_ack(rt.engine, entry_id, records[0] if len(records) == 1 else {"calls": records})
 
 
 def replay(rt: Runtime, entry_id: int) -> Outcome:
