@@ -169,9 +169,9 @@ def test_a_bad_payload_is_quarantined_with_its_reason_and_makes_no_order(
 ) -> None:
     raw = change(json.dumps(fixture("order_created_paid.json")).encode())
     r = client.post("/intake/WOO", **webhook(raw))
-    assert r.status_code == 422, r.text
+    assert r.status_code == 202, r.text  # WooCommerce switches off a webhook after 5 non-2xx answers
     p = r.json()
-    assert [e["path"] for e in p["errors"]] == [path]
+    assert p["state"] == "quarantined" and [e["path"] for e in p["errors"]] == [path]
     entry = client.get(f"/api/v1/inbox/{p['inbox_id']}", headers=woo).json()
     assert entry["state"] == "quarantined" and entry["reason"] and entry["errors"][0]["path"] == path
     assert entry["body"] == raw.decode()

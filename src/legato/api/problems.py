@@ -127,7 +127,7 @@ def install(app: FastAPI) -> None:
             exc.detail,
             instance=request.url.path,
             errors=[issue_to_dict(i) for i in exc.issues],
-            **exc.extra,
+            **{k: v for k, v in exc.extra.items() if k != "answer_status"},
         )
 
     @app.exception_handler(RequestValidationError)

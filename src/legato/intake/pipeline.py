@@ -213,7 +213,7 @@ def _process(rt: Runtime, entry_id: int, channel: Channel, adapter: Adapter, del
     try:
         intents = adapter.parse(delivery, channel)
     except LegatoError as exc:
-        _quarantine(rt, entry_id, exc)
+        _quarantine(rt, entry_id, exc, adapter)
         raise
     except Exception as exc:  # an adapter bug must not lose the delivery: keep it, replayable
         inbox.finish(rt.engine, entry_id, inbox.FAILED, reason=f"{type(exc).__name__}: {exc}")
@@ -221,7 +221,7 @@ def _process(rt: Runtime, entry_id: int, channel: Channel, adapter: Adapter, del
     return _run(rt, entry_id, channel, adapter, delivery, intents, actor=f"channel:{channel.code}")
 
 
-def _quarantine(rt: Runtime, entry_id: int, exc: LegatoError) -> None:
+def _quarantine(rt: Runtime, entry_id: int, exc: LegatoError, adapter: Adapter | None = None) -> None:
     errors = [
         {
             "path": i.path,
@@ -233,6 +233,11 @@ def _quarantine(rt: Runtime, entry_id: int, exc: LegatoError) -> None:
     ]
     inbox.finish(rt.engine, entry_id, inbox.QUARANTINED, reason=exc.detail, errors=errors)
     exc.extra["inbox_id"] = entry_id
+    # some platforms switch a webhook off after a few non-2xx answers (WooCommerce after 5):
+    # their adapters ask for a 2xx here; the body still names every problem
+    answer = getattr(adapter, "quarantine_status", None)
+    if answer is not None:
+        exc.extra["answer_status"] = answer
 
 
 def _run(
@@ -250,7 +255,7 @@ def _run(
         for intent in intents:
             _apply(rt, entry_id, channel, intent, actor, outcome, pulled=delivery.method == "PULL")
     except LegatoError as exc:
-        _quarantine(rt, entry_id, exc)
+        _quarantine(rt, entry_id, exc, adapter)
         raise
     except Exception as exc:
         inbox.finish(rt.engine, entry_id, inbox.FAILED, reason=f"{type(exc).__name__}: {exc}")

@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from legato.api.deps import runtime
+from legato.api.problems import issue_to_dict
 from legato.api.security import require
 from legato.bootstrap import Runtime
-from legato.domain.errors import NotFound
+from legato.domain.errors import LegatoError, NotFound
 from legato.intake import pipeline
 from legato.store import inbox
 from legato.store.apikeys import ApiKey
@@ -26,6 +27,8 @@ class IntakeResult(BaseModel):
     state: str
     orders: list[dict[str, Any]] = Field(default_factory=list)
     reason: str | None = None
+    code: str | None = Field(None, description="for a quarantined delivery answered 2xx: the problem's code")
+    errors: list[dict[str, Any]] = Field(default_factory=list, description="the same: each field's problem")
 
 
 def _outcome(out: pipeline.Outcome) -> Response:
@@ -42,7 +45,29 @@ def _outcome(out: pipeline.Outcome) -> Response:
 
 async def _receive(request: Request, channel_code: str, rt: Runtime) -> Response:
     body = await request.body()
-    out = await run_in_threadpool(
+    try:
+        out = await _run_pipeline(request, channel_code, rt, body)
+    except LegatoError as exc:
+        status = exc.extra.pop("answer_status", None)
+        if status is None or status >= 300:
+            raise
+        # stored and quarantined, answered 2xx as the platform needs; the body names the problems
+        return JSONResponse(
+            {
+                "inbox_id": exc.extra.get("inbox_id"),
+                "state": "quarantined",
+                "orders": [],
+                "reason": exc.detail,
+                "code": exc.code,
+                "errors": [issue_to_dict(i) for i in exc.issues],
+            },
+            status_code=status,
+        )
+    return _outcome(out)
+
+
+async def _run_pipeline(request: Request, channel_code: str, rt: Runtime, body: bytes) -> pipeline.Outcome:
+    return await run_in_threadpool(
         pipeline.receive,
         rt,
         channel_code,
@@ -53,12 +78,12 @@ async def _receive(request: Request, channel_code: str, rt: Runtime) -> Response
         body=body,
         source=request.client.host if request.client else None,
     )
-    return _outcome(out)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": IntakeResult, "description": "stored; a re-delivery, an update or nothing to do"},
     201: {"model": IntakeResult, "description": "stored; an order was placed"},
+    202: {"model": IntakeResult, "description": "stored but quarantined (channels that need a 2xx answer)"},
 }
 
 

@@ -85,6 +85,9 @@ def _event(delivery: Delivery) -> dict[str, Any]:
 
 class SquareAdapter:
     name: ClassVar[str] = "square"
+    #: a stored but quarantined delivery is answered 202:
+    #: Square retries non-2xx answers for 72 hours: each retry would be another inbox entry
+    quarantine_status: ClassVar[int] = 202
 
     def handshake(self, delivery: Delivery, channel: Channel) -> Reply | None:
         return None  # Square has no verification request: a subscription starts sending at once

@@ -88,6 +88,9 @@ class _OrderMessage:
 
 class WhatsAppAdapter:
     name: ClassVar[str] = "whatsapp"
+    #: a stored but quarantined delivery is answered 200:
+    #: Meta asks for 200 OK and retries anything else for days
+    quarantine_status: ClassVar[int] = 200
 
     def handshake(self, delivery: Delivery, channel: Channel) -> Reply | None:
         if delivery.method != "GET":

@@ -169,6 +169,9 @@ def fit_line(gross: Decimal, net: Decimal, quantity: Decimal, currency: str) -> 
 
 class WooCommerceAdapter:
     name: ClassVar[str] = "woocommerce"
+    #: a stored but quarantined delivery is answered 202:
+    #: WooCommerce disables a webhook after 5 consecutive non-2xx answers
+    quarantine_status: ClassVar[int] = 202
 
     def handshake(self, delivery: Delivery, channel: Channel) -> Reply | None:
         return Reply(200, b"pong") if is_ping(delivery) else None
