@@ -143,6 +143,9 @@ class ShopifyAdapter:
     """Verifies and reads Shopify's order webhooks."""
 
     name: ClassVar[str] = "shopify"
+    #: a stored but quarantined delivery is answered 202: Shopify retries any other answer and
+    #: deletes a subscription that keeps failing, after which no order would arrive at all
+    quarantine_status: ClassVar[int] = 202
 
     def handshake(self, delivery: Delivery, channel: Channel) -> Reply | None:
         return None  # Shopify has no verification request
