@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     rounding: Literal["half_up", "half_even"] = "half_up"
-    max_body_bytes: int = 5 * 1024 * 1024
+    max_body_bytes: int = 5 * 1024 * 1024  # larger API requests get 413; a larger delivery is quarantined
+    max_intake_bytes: int = 32 * 1024 * 1024  # what /intake/ still receives and stores (then 413)
     metrics_enabled: bool = True
 
     def check_safe(self) -> None:

@@ -75,7 +75,12 @@ def create_app(rt: Runtime, *, background: bool = False) -> FastAPI:
         return HTMLResponse(_INDEX)
 
     app.add_middleware(Idempotency, engine=rt.engine)
-    app.add_middleware(RequestContext, max_body=rt.settings.max_body_bytes, metrics=app.state.metrics)
+    app.add_middleware(
+        RequestContext,
+        max_body=rt.settings.max_body_bytes,
+        max_intake=rt.settings.max_intake_bytes,
+        metrics=app.state.metrics,
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

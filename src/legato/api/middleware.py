@@ -62,12 +62,12 @@ class RequestContext:
     problem+json that carries the request id, like every other error.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Any | None) -> None:
-        self.app, self.max_body, self.metrics = app, max_body, metrics
+    def __init__(self, app: ASGIApp, *, max_body: int, max_intake: int, metrics: Any | None) -> None:
+        self.app, self.api_limit, self.intake_limit, self.metrics = app, max_body, max_intake, metrics
 
-    def _too_large(self, path: str) -> bytes:
-        return _problem_bytes(413, "payload_too_large", "Payload too large",
-                              f"the body is larger than {self.max_body} bytes", path)  # fmt: skip
+    def _too_large(self, path: str, limit: int) -> bytes:
+        detail = f"the body is larger than {limit} bytes"
+        return _problem_bytes(413, "payload_too_large", "Payload too large", detail, path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,17 +81,19 @@ class RequestContext:
         status = 500
         responded = False
         path = scope.get("path", "")
+        # a channel's delivery is stored even when too large to process (then quarantined)
+        limit = self.intake_limit if path.startswith("/intake/") else self.api_limit
         try:
             declared = headers.get(b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
                 status = 413
-                await _send_problem(send, 413, self._too_large(path), rid)
+                await _send_problem(send, 413, self._too_large(path, limit), rid)
                 return
             if declared is None and scope.get("method") in _IDEMPOTENT_METHODS:
-                buffered = await _read_body(receive, self.max_body)
+                buffered = await _read_body(receive, limit)
                 if buffered is None:
                     status = 413
-                    await _send_problem(send, 413, self._too_large(path), rid)
+                    await _send_problem(send, 413, self._too_large(path, limit), rid)
                     return
                 receive = _replay(buffered, receive)
             seen = 0
@@ -101,7 +103,7 @@ class RequestContext:
                 message = await receive()
                 if message["type"] == "http.request":
                     seen += len(message.get("body", b""))
-                    if seen > self.max_body:
+                    if seen > limit:
                         raise _TooLarge
                 return message
 
@@ -117,7 +119,7 @@ class RequestContext:
             except _TooLarge:
                 status = 413
                 if not responded:
-                    await _send_problem(send, 413, self._too_large(path), rid)
+                    await _send_problem(send, 413, self._too_large(path, limit), rid)
             except Exception:
                 log.exception("unhandled error", extra={"path": path})
                 status = 500

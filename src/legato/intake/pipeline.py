@@ -47,6 +47,7 @@ from legato.intake.base import (
     Reply,
     SignatureInvalid,
     UpdateOrder,
+    unparseable,
 )
 from legato.services.orders import change_track, edit_order, place_order, transition_order
 from legato.store import inbox
@@ -138,6 +139,14 @@ def receive(
         raise
     if os.environ.get(_FAULT) == "crash_after_inbox":
         os._exit(137)
+    limit = rt.settings.max_body_bytes
+    if len(body) > limit:
+        too_large = unparseable(
+            "$", f"the payload is {len(body)} bytes; the most an order may take is {limit}"
+        )
+        too_large.issues[0] = replace(too_large.issues[0], code="too_large")
+        _quarantine(rt, entry_id, too_large, adapter)
+        raise too_large
     return _process(rt, entry_id, channel, adapter, delivery)
 
 
