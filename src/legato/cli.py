@@ -226,9 +226,8 @@ def orders_create(
     from legato.api import views
     from legato.api.problems import issue_to_dict
     from legato.api.schemas import OrderIn, OrderOut
-    from legato.domain.commands import PlaceOrder
     from legato.domain.errors import LegatoError
-    from legato.services.orders import place_order
+    from legato.intake.pipeline import receive_canonical
 
     try:
         raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
@@ -241,17 +240,18 @@ def orders_create(
             err_console_line(f"{where}: {err['msg']}")
         _fail(f"{file} is not a valid order ({exc.error_count()} problem(s))", 2)
     rt = _runtime()
-    try:
-        result = place_order(rt.uow(), PlaceOrder(views.order_draft(body), _actor()))
+    try:  # manual entry goes through the inbox like every channel's order
+        out = receive_canonical(rt, body.channel, raw.encode(), {}, _actor(), views.order_draft(body), "cli")
     except LegatoError as exc:
         for issue in exc.issues:
             err_console_line(f"{issue_to_dict(issue)['path']}: {issue.message}")
-        _fail(exc.detail, 1)
-    order = result.order
+        where = f" (kept as inbox entry {exc.extra['inbox_id']})" if "inbox_id" in exc.extra else ""
+        _fail(exc.detail + where, 1)
+    order, created = out.orders[0]["order"], out.orders[0]["created"]
     if as_json:
         print(OrderOut.model_validate(views.order_out(order)).model_dump_json(indent=2))
         return
-    verb = "placed" if result.created else "already there (same channel and external reference):"
+    verb = "placed" if created else "already there (same channel and external reference):"
     total = f"{order.totals.grand_total} {order.currency}"
     console.print(f"{verb} [bold]{order.number}[/] {order.status} {total}", soft_wrap=True)
 
