@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Protocol
 
 from legato.domain.catalog import Channel
-from legato.domain.commands import OrderDraft
+from legato.domain.commands import LineDraft, OrderDraft
 from legato.domain.errors import FieldIssue, LegatoError, Unauthorized, ValidationFailed
 from legato.domain.order import Address
 
@@ -216,6 +216,29 @@ def decimal_at(doc: Mapping[str, Any], key: str, path: str, *, default: Decimal 
     return value
 
 
+def read_lines(
+    doc: Mapping[str, Any], readers: Sequence[tuple[str, Callable[[Any, str], LineDraft | None]]], path: str
+) -> tuple[list[LineDraft], list[FieldIssue]]:
+    """Read each list of items (``line_items``, ``fee_lines`` ...) with its reader, which takes
+    the item and its path; collect every item's problems instead of stopping at the first."""
+    issues: list[FieldIssue] = []
+    lines: list[LineDraft] = []
+    for key, reader in readers:
+        items = doc.get(key) or []
+        if not isinstance(items, list):
+            issues.append(FieldIssue(f"{path}.{key}", f"{key} must be a list", "unparseable"))
+            continue
+        for i, item in enumerate(items):
+            try:
+                line = reader(item, f"{path}.{key}[{i}]")
+            except Unparseable as exc:
+                issues.extend(exc.issues)
+                continue
+            if line is not None:
+                lines.append(line)
+    return lines, issues
+
+
 def text_at(doc: Mapping[str, Any], key: str) -> str | None:
     raw = doc.get(key)
     if raw is None:
@@ -253,6 +276,7 @@ __all__ = [
     "address_from",
     "decimal_at",
     "hmac_sha256",
+    "read_lines",
     "require_secret",
     "same",
     "text_at",

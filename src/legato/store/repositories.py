@@ -307,6 +307,19 @@ _LINES_OF_ORDER = select(_OL).where(_OL.c.order_id == bindparam("id")).order_by(
 _TIMELINE_OF_ORDER = select(_TL).where(_TL.c.order_id == bindparam("id")).order_by(_TL.c.id)
 
 
+def _state_row(o: SalesOrder) -> dict[str, Any]:
+    """The columns an order's changes move: its lifecycle, tracks, priority and tags."""
+    return {
+        "status": o.status.value,
+        "held_from": o.held_from.value if o.held_from else None,
+        "payment_status": o.payment_status.value,
+        "fulfilment_status": o.fulfilment_status.value,
+        "invoice_status": o.invoice_status.value,
+        "priority": o.priority,
+        "tags": list(o.tags),
+    }
+
+
 class SqlOrders:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -325,13 +338,7 @@ class SqlOrders:
             "account_code": o.account_code,
             **_document_row(o),
             "external_ref": o.external_reference,
-            "status": o.status.value,
-            "held_from": o.held_from.value if o.held_from else None,
-            "payment_status": o.payment_status.value,
-            "fulfilment_status": o.fulfilment_status.value,
-            "invoice_status": o.invoice_status.value,
-            "priority": o.priority,
-            "tags": list(o.tags),
+            **_state_row(o),
             "quote_id": o.quote_id,
             "inbox_id": o.inbox_id,
             "created_at": o.created_at,
@@ -363,20 +370,17 @@ class SqlOrders:
         ])  # fmt: skip
 
     def _update(self, o: SalesOrder) -> None:
-        self.conn.execute(_ORDER_UPDATE, {
-            "order_id": o.id,
-            "status": o.status.value,
-            "held_from": o.held_from.value if o.held_from else None,
-            "payment_status": o.payment_status.value,
-            "fulfilment_status": o.fulfilment_status.value,
-            "invoice_status": o.invoice_status.value,
-            "priority": o.priority,
-            "tags": list(o.tags),
-            "notes": o.notes,
-            "billing_address": m.address_to_row(o.billing_address),
-            "shipping_address": m.address_to_row(o.shipping_address),
-            "updated_at": o.updated_at,
-        })  # fmt: skip
+        self.conn.execute(
+            _ORDER_UPDATE,
+            {
+                "order_id": o.id,
+                **_state_row(o),
+                "notes": o.notes,
+                "billing_address": m.address_to_row(o.billing_address),
+                "shipping_address": m.address_to_row(o.shipping_address),
+                "updated_at": o.updated_at,
+            },
+        )  # fmt: skip
 
 
 def load_order(conn: Connection, order_id: int, *, for_update: bool = False) -> SalesOrder | None:

@@ -55,6 +55,7 @@ from legato.intake.base import (
     Unparseable,
     UpdateOrder,
     hmac_sha256,
+    read_lines,
     require_secret,
     same,
     text_at,
@@ -394,21 +395,14 @@ def _service_charge(
 
 def _lines(order: Mapping[str, Any], path: str, currency: str) -> tuple[LineDraft, ...]:
     taxes = _taxes(order, path)
-    issues: list[FieldIssue] = []
-    lines: list[LineDraft] = []
-    for key, reader in (("line_items", _line), ("service_charges", _service_charge)):
-        items = order.get(key) or []
-        if not isinstance(items, list):
-            issues.append(FieldIssue(f"{path}.{key}", f"{key} must be a list", "unparseable"))
-            continue
-        for i, item in enumerate(items):
-            try:
-                line = reader(item, f"{path}.{key}[{i}]", currency, taxes)
-            except Unparseable as exc:
-                issues.extend(exc.issues)
-                continue
-            if line is not None:
-                lines.append(line)
+    lines, issues = read_lines(
+        order,
+        [
+            ("line_items", lambda item, at: _line(item, at, currency, taxes)),
+            ("service_charges", lambda item, at: _service_charge(item, at, currency, taxes)),
+        ],
+        path,
+    )
     if not issues and not any(ln.sku != SERVICE_CHARGE_SKU for ln in lines):
         issues.append(FieldIssue(f"{path}.line_items", "the order has no line items", "unparseable"))
     if issues:

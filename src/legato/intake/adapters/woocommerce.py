@@ -55,6 +55,7 @@ from legato.intake.base import (
     UpdateOrder,
     decimal_at,
     hmac_sha256,
+    read_lines,
     require_secret,
     same,
     text_at,
@@ -246,21 +247,14 @@ def order_draft(doc: Mapping[str, Any], channel: Channel) -> OrderDraft:
     reference = _reference(doc)
     currency = _currency(doc, channel)
     rates = _rates(doc)
-    issues: list[FieldIssue] = []
-    lines: list[LineDraft] = []
-    for key, reader in (("line_items", _product_line), ("fee_lines", _fee_line)):
-        items = doc.get(key) or []
-        if not isinstance(items, list):
-            issues.append(FieldIssue(f"$.{key}", f"{key} must be a list", "unparseable"))
-            continue
-        for i, item in enumerate(items):
-            try:
-                line = reader(item, f"$.{key}[{i}]", currency, rates)
-            except Unparseable as exc:
-                issues.extend(exc.issues)
-                continue
-            if line is not None:
-                lines.append(line)
+    lines, issues = read_lines(
+        doc,
+        [
+            ("line_items", lambda item, path: _product_line(item, path, currency, rates)),
+            ("fee_lines", lambda item, path: _fee_line(item, path, currency, rates)),
+        ],
+        "$",
+    )
     if not issues and not lines:
         issues.append(FieldIssue("$.line_items", "the order has no line items", "unparseable"))
     try:
