@@ -60,6 +60,8 @@ _SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "proxy-auth
 #: set LEGATO_FAULT=crash_after_inbox to make the process die right after the inbox
 #: write (used by the crash test to prove recovery; never set it in production)
 _FAULT = "LEGATO_FAULT"
+#: how much of a delivery addressed to no channel (or an inactive one) is kept
+_UNROUTED_KEPT = 64 * 1024
 EDITABLE = ("priority", "tags", "notes", "billing_address", "shipping_address")
 
 
@@ -76,13 +78,6 @@ class Outcome:
     @property
     def created(self) -> bool:
         return any(o["created"] for o in self.orders)
-
-
-class Quarantined(ValidationFailed):
-    """The delivery is stored but could not become an order; ``inbox_id`` says where it is."""
-
-    code = "quarantined"
-    title = "The payload was stored but could not be processed"
 
 
 def _keep(headers: dict[str, str]) -> dict[str, str]:
@@ -106,7 +101,8 @@ def receive(
     source: str | None,
 ) -> Outcome:
     """Run one pushed delivery through the pipeline. Raises NotFound (no such channel),
-    SignatureInvalid, Quarantined; every one of them leaves the delivery in the inbox."""
+    SignatureInvalid, or the validation error that quarantined it; every one of them
+    leaves the delivery in the inbox (with ``inbox_id`` on the error)."""
     now = datetime.now(UTC)
     delivery = Delivery(method, path, query, {k.lower(): v for k, v in headers.items()}, body, now)
     channel = _channel(rt, channel_code)
@@ -124,8 +120,11 @@ def receive(
             if not channel.active
             else f"channel {channel_code} has no intake adapter {channel.adapter!r}"
         )
-        _store(rt, channel, channel_code, delivery, source, state=inbox.REJECTED, reason=why)
-        raise NotFound(why)
+        if len(body) > _UNROUTED_KEPT:  # not an order of ours: keep the evidence, not 32 MB of it
+            why += f" (the first {_UNROUTED_KEPT} of {len(body)} bytes are kept)"
+            delivery = replace(delivery, body=body[:_UNROUTED_KEPT])
+        entry_id = _store(rt, channel, channel_code, delivery, source, state=inbox.REJECTED, reason=why)
+        raise NotFound(why, inbox_id=entry_id)
     reply = adapter.handshake(delivery, channel)
     if reply is not None:
         return Outcome(None, "handshake", reply=reply)
@@ -561,7 +560,6 @@ def _safe_adapter(name: str) -> Adapter | None:
 
 __all__ = [
     "Outcome",
-    "Quarantined",
     "pull_channel",
     "pull_channels",
     "receive",
