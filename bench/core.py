@@ -405,24 +405,23 @@ def server(url: str, secret: str, logdir: Path) -> Iterator[str]:
             proc.wait()
 
 
-def run_http(base: str, key: str, n: int, start: int, prefix: str, threads: int) -> float:
-    """Seconds for ``threads`` keep-alive clients to POST orders start .. start + n - 1."""
-    bodies = [body(i, f"{prefix}-{i}") for i in range(start, start + n)]
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+def post_all(base: str, path: str, requests: list[tuple[bytes, dict[str, str]]], threads: int) -> float:
+    """Seconds for ``threads`` keep-alive clients to POST every (body, headers) to ``path``,
+    each expecting 201; connections are opened before the clock starts."""
     failures: list[str] = []
     gate = threading.Barrier(threads + 1)
 
-    def client(part: list[bytes]) -> None:
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+    def client(part: list[tuple[bytes, dict[str, str]]]) -> None:
+        with httpx.Client(base_url=base, timeout=60) as c:
             c.get("/healthz")  # connect before the clock starts
             gate.wait()
-            for b in part:
-                r = c.post("/api/v1/orders", content=b)
+            for b, headers in part:
+                r = c.post(path, content=b, headers=headers)
                 if r.status_code != 201:
                     failures.append(f"{r.status_code} {r.text[:300]}")
                     return
 
-    workers = [threading.Thread(target=client, args=(bodies[k::threads],)) for k in range(threads)]
+    workers = [threading.Thread(target=client, args=(requests[k::threads],)) for k in range(threads)]
     for w in workers:
         w.start()
     gate.wait()
@@ -431,8 +430,19 @@ def run_http(base: str, key: str, n: int, start: int, prefix: str, threads: int)
         w.join()
     elapsed = time.perf_counter() - began
     if failures:
-        raise RuntimeError(f"{len(failures)} request(s) failed, first: {failures[0]}")
+        raise RuntimeError(f"{len(failures)} request(s) to {path} failed, first: {failures[0]}")
     return elapsed
+
+
+def run_http(base: str, key: str, n: int, start: int, prefix: str, threads: int) -> float:
+    """Seconds for ``threads`` keep-alive clients to POST orders start .. start + n - 1."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    return post_all(
+        base,
+        "/api/v1/orders",
+        [(body(i, f"{prefix}-{i}"), headers) for i in range(start, start + n)],
+        threads,
+    )
 
 
 # --- statement counts ------------------------------------------------------------------------

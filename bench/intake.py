@@ -17,16 +17,23 @@ import json
 import os
 import secrets
 import sys
-import threading
-import time
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.core import ROOT, RawFloor, _spec, postgres_database, run_http, seed, server, sqlite_database
+from bench.core import (
+    ROOT,
+    RawFloor,
+    _spec,
+    post_all,
+    postgres_database,
+    run_http,
+    seed,
+    server,
+    sqlite_database,
+)
 from legato.bootstrap import build
 from legato.config import Settings
 from legato.domain.catalog import Channel, ChannelSettings, ChannelType, PricePolicy
@@ -111,38 +118,19 @@ def shopify_order(i: int) -> bytes:
 
 
 def run_shopify(base: str, n: int, start: int, threads: int) -> float:
-    bodies = [shopify_order(i) for i in range(start, start + n)]
-    failures: list[str] = []
-    gate = threading.Barrier(threads + 1)
-
-    def client(part: list[bytes]) -> None:
-        with httpx.Client(base_url=base, timeout=60) as c:
-            c.get("/healthz")
-            gate.wait()
-            for b in part:
-                sig = base64.b64encode(hmac.new(SHOP_SECRET.encode(), b, hashlib.sha256).digest()).decode()
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Shopify-Topic": "orders/create",
-                    "X-Shopify-Hmac-Sha256": sig,
-                    "X-Shopify-Shop-Domain": "bench.myshopify.com",
-                    "X-Shopify-Webhook-Id": f"wh-{hashlib.sha1(b).hexdigest()}",
-                }
-                r = c.post("/intake/SHOP", content=b, headers=headers)
-                if r.status_code != 201:
-                    failures.append(f"{r.status_code} {r.text[:300]}")
-                    return
-
-    workers = [threading.Thread(target=client, args=(bodies[k::threads],)) for k in range(threads)]
-    for w in workers:
-        w.start()
-    gate.wait()
-    began = time.perf_counter()
-    for w in workers:
-        w.join()
-    if failures:
-        raise RuntimeError(f"{len(failures)} webhook(s) failed, first: {failures[0]}")
-    return time.perf_counter() - began
+    requests = []
+    for i in range(start, start + n):
+        b = shopify_order(i)
+        sig = base64.b64encode(hmac.new(SHOP_SECRET.encode(), b, hashlib.sha256).digest()).decode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": sig,
+            "X-Shopify-Shop-Domain": "bench.myshopify.com",
+            "X-Shopify-Webhook-Id": f"wh-{hashlib.sha1(b).hexdigest()}",
+        }
+        requests.append((b, headers))
+    return post_all(base, "/intake/SHOP", requests, threads)
 
 
 def measure(url: str, n: int, threads: int, workdir: Path) -> dict[str, float]:
