@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, func, or_, select
 
 from legato.domain.catalog import Account, Channel, Pricelist, PricelistKind, Product
 from legato.domain.errors import FieldIssue, ValidationFailed
-from legato.domain.order import ORDER_PREFIX, QUOTE_PREFIX, SalesOrder, parse_number
+from legato.domain.order import ORDER_PREFIX, SalesOrder, parse_number
 from legato.domain.quote import Quote
 from legato.store import mapping as m
 from legato.store import tables as t
@@ -151,10 +151,6 @@ def list_quotes(engine: Engine, *, status: str | None, limit: int, cursor: str |
     more = len(rows) > limit
     rows = rows[:limit]
     return Page([dict(r._mapping) for r in rows], encode_cursor(rows[-1].id) if more and rows else None)
-
-
-def quote_number_to_id(value: str) -> int | None:
-    return parse_number(QUOTE_PREFIX, value)
 
 
 def order_number_to_id(value: str) -> int | None:
