@@ -51,7 +51,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import JSON, Engine, create_engine, event, select, text
+from sqlalchemy import JSON, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from legato.bootstrap import Runtime, build
@@ -66,7 +66,7 @@ from legato.services.orders import place_order
 from legato.store import mapping as m
 from legato.store import tables as t
 from legato.store.apikeys import create_key
-from legato.store.db import normalise_url
+from legato.store.db import normalise_url, recording_statements
 from legato.store.migrate import upgrade
 from legato.store.types import Dec, UTCDateTime
 
@@ -448,30 +448,15 @@ def run_http(base: str, key: str, n: int, start: int, prefix: str, threads: int)
 # --- statement counts ------------------------------------------------------------------------
 
 
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """Every statement sent to the driver while the block runs (an executemany counts once)."""
-    seen: list[str] = []
-
-    def listen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
-
-
 def count_statements(rt: Runtime) -> dict[str, int]:
     """Statements of one place_order (for a contracted account) with 3 and 50 lines, and of a
     re-delivery of the first, with how many of those write."""
     counts = {}
     for lines in (3, 50):
-        with statements(rt.engine) as seen:
+        with recording_statements(rt.engine) as seen:
             place_order(rt.uow(), PlaceOrder(draft(1, f"COUNT-{lines}", lines), ACTOR))
         counts[f"place_{lines}_lines"] = len(seen)
-    with statements(rt.engine) as seen:
+    with recording_statements(rt.engine) as seen:
         place_order(rt.uow(), PlaceOrder(draft(1, "COUNT-3", 3), ACTOR))
     counts["redelivery"] = len(seen)
     counts["redelivery_writes"] = sum(

@@ -7,13 +7,10 @@ external reference) only reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import func, select
 
 from legato.bootstrap import Runtime
 from legato.domain.catalog import Account, Channel, ChannelType, Pricelist, PricelistKind, Product
@@ -22,24 +19,10 @@ from legato.domain.matching import CustomerRef
 from legato.services.catalog import save_account, save_channel, save_pricelist, save_product
 from legato.services.orders import place_order
 from legato.store import tables as t
+from legato.store.db import recording_statements
 
 SKUS = [f"SKU-{n:03d}" for n in range(50)]
 WRITES = ("INSERT", "UPDATE", "DELETE")
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """Every statement sent to the driver while the block runs (an executemany counts once)."""
-    seen: list[str] = []
-
-    def listen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
 
 
 @pytest.fixture
@@ -89,7 +72,7 @@ def order(ref: str, lines: int) -> PlaceOrder:
 
 
 def placed(rt: Runtime, cmd: PlaceOrder) -> list[str]:
-    with statements(rt.engine) as seen:
+    with recording_statements(rt.engine) as seen:
         result = place_order(rt.uow(), cmd)
     assert result.created
     assert result.order.lines[0].price_source == "contract:ACME-2026"
@@ -115,7 +98,7 @@ def test_placing_an_order_takes_a_few_statements_whatever_the_number_of_lines(sh
 def test_a_redelivery_reads_fewer_statements_and_writes_nothing(shop: Runtime) -> None:
     first = placed(shop, order("PO-1", 3))
     before = row_counts(shop)
-    with statements(shop.engine) as again:
+    with recording_statements(shop.engine) as again:
         result = place_order(shop.uow(), order("PO-1", 3))
     assert not result.created
     assert len(again) < len(first), (first, again)
