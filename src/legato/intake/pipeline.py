@@ -52,6 +52,8 @@ from legato.intake.base import (
 from legato.services.orders import change_track, edit_order, place_order, transition_order
 from legato.store import inbox
 from legato.store import tables as t
+from legato.store.queries import reading
+from legato.store.repositories import SqlChannels, SqlOrders
 
 log = logging.getLogger("legato.intake")
 
@@ -85,8 +87,9 @@ def _keep(headers: dict[str, str]) -> dict[str, str]:
 
 
 def _channel(rt: Runtime, code: str) -> Channel | None:
-    with rt.uow() as uow:
-        return uow.channels.get_by_code(code)
+    # a read: a read-only connection, not a unit of work (which on SQLite takes the write lock)
+    with reading(rt.engine) as conn:
+        return SqlChannels(conn, rt.box, datetime.now(UTC)).get_by_code(code)
 
 
 def receive(
@@ -336,8 +339,8 @@ def _apply(
 
 
 def _known(rt: Runtime, channel_code: str, external_reference: str) -> int | None:
-    with rt.uow() as uow:
-        return uow.orders.id_by_external(channel_code, external_reference)
+    with reading(rt.engine) as conn:
+        return SqlOrders(conn).id_by_external(channel_code, external_reference)
 
 
 def _find(rt: Runtime, channel_code: str, external_reference: str) -> int:
