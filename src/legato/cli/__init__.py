@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from legato.cli.common import actor, console, err, fail, runtime
 from legato.config import UnsafeSettings, get_settings
 
 if TYPE_CHECKING:
@@ -30,26 +29,20 @@ inbox_app = typer.Typer(help="The intake inbox: every delivery, raw, with its fa
 channels_app = typer.Typer(help="Channels.", no_args_is_help=True)
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(channels_app, name="channels")
-console = Console()
-err = Console(stderr=True)
+
+# Sub-commands that live in their own module (legato/cli/<name>.py, each defining ``app``):
+# one line each.
+SUBCOMMANDS: dict[str, str] = {}
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
+def _register() -> None:
+    import importlib
+
+    for name, module in SUBCOMMANDS.items():
+        app.add_typer(importlib.import_module(module).app, name=name)
 
 
-def _runtime() -> Runtime:
-    from legato.bootstrap import build
-
-    return build(get_settings())
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # some containers have no user name
-        return "cli"
+_fail, _runtime, _actor = fail, runtime, actor
 
 
 @app.command()
@@ -419,6 +412,9 @@ def channels_pull(code: str) -> None:
     created = sum(1 for o in outcomes if o.created)
     quarantined = sum(1 for o in outcomes if o.state == "quarantined")
     console.print(f"{code}: {len(outcomes)} document(s), {created} new order(s), {quarantined} quarantined")
+
+
+_register()
 
 
 def main() -> None:  # pragma: no cover - console entry
