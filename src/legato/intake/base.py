@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Protocol
 from legato.domain.catalog import Channel
 from legato.domain.commands import LineDraft, OrderDraft
 from legato.domain.errors import FieldIssue, LegatoError, Unauthorized, ValidationFailed
-from legato.domain.order import Address
+from legato.domain.order import Address, SalesOrder
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,37 @@ class Ignore:
     reason: str
 
 
-Intent = PlaceDraft | CancelOrder | UpdateOrder | Ignore
+class Counters(Protocol):
+    """Per-channel sequences (EDI control numbers), persisted; a number is never handed out twice."""
+
+    def next(self, name: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Send the trading partner a document about this delivery (an X12 997, an EDIFACT CONTRL).
+
+    ``render`` is called by the pipeline inside its transaction with the channel's
+    ``Counters`` (for control numbers) and returns ``(body, control number)``; the document
+    is stored in ``outbound_documents`` and delivered by the channel's transport.
+    """
+
+    kind: str  # "997", "855", "CONTRL", ...
+    filename: str  # suggested file name, e.g. "997-<sender>-<group>.x12"
+    render: Callable[[Counters], tuple[bytes, str]]
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Part of a delivery is refused (one transaction set of an interchange, one order of a
+    file): the rest goes on, and the delivery is quarantined with these issues so the refused
+    part can be replayed after a fix (the orders already made stay single on replay)."""
+
+    reference: str | None
+    issues: tuple[FieldIssue, ...]
+
+
+Intent = PlaceDraft | CancelOrder | UpdateOrder | Ignore | Emit | Reject
 
 
 @dataclass(frozen=True)
@@ -114,6 +144,7 @@ class Placed:
     grand_total: Decimal
     created: bool  # False: it existed already (a re-delivery)
     external_reference: str | None = None  # the channel's id of the order (e.g. the message id)
+    order: SalesOrder | None = None  # the order as placed (lines, statuses), for documents like an 855
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -158,8 +189,8 @@ class Adapter(Protocol):
         """What the delivery means; raise Unparseable (with field paths) if it cannot be read."""
         ...
 
-    def acknowledge(self, delivery: Delivery, channel: Channel, placed: Placed) -> Outbound | None:
-        """An outbound call to make once the order is committed (most adapters: None)."""
+    def acknowledge(self, delivery: Delivery, channel: Channel, placed: Placed) -> Outbound | Emit | None:
+        """An outbound call (or document, e.g. an X12 855) once the order is committed (most: None)."""
         ...
 
 
@@ -261,7 +292,9 @@ def address_from(doc: Mapping[str, Any] | None, mapping: Mapping[str, str]) -> A
 __all__ = [
     "Adapter",
     "CancelOrder",
+    "Counters",
     "Delivery",
+    "Emit",
     "Ignore",
     "Intent",
     "LegatoError",
@@ -269,6 +302,7 @@ __all__ = [
     "PlaceDraft",
     "Placed",
     "PullAdapter",
+    "Reject",
     "Reply",
     "SignatureInvalid",
     "Unparseable",

@@ -39,18 +39,20 @@ from legato.intake.base import (
     Adapter,
     CancelOrder,
     Delivery,
+    Emit,
     Ignore,
     Intent,
     Placed,
     PlaceDraft,
     PullAdapter,
+    Reject,
     Reply,
     SignatureInvalid,
     UpdateOrder,
     unparseable,
 )
 from legato.services.orders import change_track, edit_order, place_order, transition_order
-from legato.store import inbox
+from legato.store import documents, inbox
 from legato.store import tables as t
 from legato.store.queries import reading
 from legato.store.repositories import SqlChannels, SqlOrders
@@ -76,6 +78,8 @@ class Outcome:
     orders: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "number", "created"}]
     reason: str | None = None
     reply: Reply | None = None
+    rejected: list[Reject] = field(default_factory=list)  # parts refused while the rest went on
+    documents: list[int] = field(default_factory=list)  # outbound documents stored (997, CONTRL, 855)
 
     @property
     def created(self) -> bool:
@@ -272,7 +276,9 @@ def _run(
         inbox.finish(rt.engine, entry_id, inbox.FAILED, reason=f"{type(exc).__name__}: {exc}")
         raise
     first_order = outcome.orders[0]["id"] if outcome.orders else None
-    if not (outcome.state == inbox.PROCESSED and outcome.created and len(intents) == 1):
+    if outcome.rejected:
+        _quarantine_parts(rt, entry_id, outcome, first_order)
+    elif not (outcome.state == inbox.PROCESSED and outcome.created and len(intents) == 1):
         # a single placed order already marked its entry in its own transaction
         inbox.finish(rt.engine, entry_id, outcome.state, reason=outcome.reason, order_id=first_order)
     if adapter is not None and outcome.orders:
@@ -280,11 +286,39 @@ def _run(
     return outcome
 
 
+def _quarantine_parts(rt: Runtime, entry_id: int, out: Outcome, first_order: int | None) -> None:
+    """Some parts were refused: the entry is quarantined with every refused part's issues (a
+    replay after a fix places them; the orders already placed stay single)."""
+    errors = [
+        {"path": i.path, "message": i.message, "code": i.code, "reference": r.reference,
+         **({"value": str(i.value)} if i.value is not None else {})}
+        for r in out.rejected
+        for i in r.issues
+    ]  # fmt: skip
+    refs = ", ".join(r.reference or "?" for r in out.rejected)
+    placed = len([o for o in out.orders if o.get("number")])
+    out.state = inbox.QUARANTINED
+    out.reason = f"{len(out.rejected)} part(s) refused ({refs}); {placed} order(s) placed"
+    inbox.finish(
+        rt.engine, entry_id, inbox.QUARANTINED, reason=out.reason, errors=errors, order_id=first_order
+    )
+
+
 def _apply(
     rt: Runtime, entry_id: int, channel: Channel, intent: Intent, actor: str, out: Outcome, *, pulled: bool
 ) -> None:
     if isinstance(intent, Ignore):
         out.reason = out.reason or intent.reason
+        return
+    if isinstance(intent, Reject):
+        out.rejected.append(intent)
+        return
+    if isinstance(intent, Emit):
+        assert channel.id is not None
+        doc_id = documents.render_and_add(
+            rt.engine, channel.id, intent.kind, intent.filename, intent.render, inbox_id=entry_id
+        )
+        out.documents.append(doc_id)
         return
     if isinstance(intent, PlaceDraft):
         draft = _map_skus(channel, intent.draft)
@@ -398,10 +432,24 @@ def _acknowledge(
         if o.get("number") is None:  # a cancel or an update: nothing to acknowledge
             continue
         placed = Placed(
-            o["id"], o["number"], o["currency"], o["grand_total"], o["created"], o["external_reference"]
-        )
+            o["id"], o["number"], o["currency"], o["grand_total"], o["created"], o["external_reference"],
+            o.get("order"),
+        )  # fmt: skip
         call = ack(delivery, channel, placed)
         if call is None:
+            continue
+        if isinstance(call, Emit):
+            assert channel.id is not None
+            doc = documents.render_and_add(
+                rt.engine,
+                channel.id,
+                call.kind,
+                call.filename,
+                call.render,
+                inbox_id=entry_id,
+                order_id=o["id"],
+            )
+            outcome.documents.append(doc)
             continue
         record: dict[str, Any] = {"method": call.method, "url": call.url, "at": datetime.now(UTC).isoformat()}
         try:

@@ -286,3 +286,38 @@ channel_state = Table(
     Column("value", Text, nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# Each section below is owned by one migration (0003 ... 0009); keep a section and its
+# migration in step (tests/integration/test_migrations.py compares them).
+
+# --- 0003: currency rates ---------------------------------------------------------------
+
+# --- 0004: promotions, vouchers, loyalty points, tax rates ---------------------------------
+
+# --- 0005: pricing mechanisms, price detail, order adjustments (columns above) -----------
+
+# --- 0006: outbound EDI documents -------------------------------------------------------
+
+outbound_documents = Table(
+    "outbound_documents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("channels.id"), nullable=False),
+    Column("inbox_id", Id, nullable=True),  # the delivery it answers (a 997, a CONTRL)
+    Column("order_id", Id, nullable=True),  # the order it is about (an 855)
+    Column("kind", String(20), nullable=False),  # "997", "855", "CONTRL"
+    Column("control_number", String(40), nullable=True),
+    Column("filename", String(200), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),  # delivered by the channel's transport
+    Column("destination", String(500), nullable=True),
+    Column("error", Text, nullable=True),  # the last delivery failure
+    Index("ix_outbound_documents_pending", "channel_id", "sent_at", "id"),
+)
+
+# --- 0007: spreadsheet import jobs ------------------------------------------------------
+
+# --- 0008: files seen on SFTP channels --------------------------------------------------
+
+# --- 0009: IoT sensor readings and replenishment rules -----------------------------------
