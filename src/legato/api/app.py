@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
@@ -41,18 +41,41 @@ a{color:#2450b2}code{background:#eef1f6;padding:.1rem .3rem;border-radius:3px}</
 makes a key.</p></body></html>"""
 
 
+class Worker(Protocol):
+    """A background worker a serving process runs for its lifetime (one daemon thread)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+#: The API's routers, one line each (a router module per resource).
+ROUTERS: list[APIRouter] = [
+    orders.router,
+    quotes.router,
+    catalog.router,
+    intake.router,
+    ops.router,
+]
+
+#: What ``legato serve`` runs beside the API, one line each: a factory taking the runtime.
+BACKGROUND: list[Callable[[Runtime], Worker]] = [
+    IntakeWorker,  # inbox crash recovery, scheduled pulls of pull channels
+]
+
+
 def create_app(rt: Runtime, *, background: bool = False) -> FastAPI:
-    """The app on ``rt``. ``background``: also run the intake worker (crash recovery of the
-    inbox, scheduled pulls) for the app's lifetime, as ``legato serve`` does."""
+    """The app on ``rt``. ``background``: also run the ``BACKGROUND`` workers (crash recovery
+    of the inbox, scheduled pulls ...) for the app's lifetime, as ``legato serve`` does."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        worker = IntakeWorker(rt) if background else None
-        if worker:
-            worker.start()
+        workers = [make(rt) for make in BACKGROUND] if background else []
+        for w in workers:
+            w.start()
         yield
-        if worker:
-            worker.stop()
+        for w in reversed(workers):
+            w.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -67,7 +90,7 @@ def create_app(rt: Runtime, *, background: bool = False) -> FastAPI:
         Metrics(lambda: queries.outbox_backlog(rt.engine)) if rt.settings.metrics_enabled else None
     )
     problems.install(app)
-    for r in (orders.router, quotes.router, catalog.router, intake.router, ops.router):
+    for r in ROUTERS:
         app.include_router(r)
 
     @app.get("/", include_in_schema=False)
