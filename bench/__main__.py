@@ -2,6 +2,12 @@
 
 import sys
 
-from bench import core, intake
+from bench import core, imports, intake, pricing, workflow
 
-sys.exit(core.main(sys.argv[1:]) or intake.main(sys.argv[1:]))
+sys.exit(
+    core.main(sys.argv[1:])
+    or intake.main(sys.argv[1:])
+    or pricing.main([])
+    or imports.main([])
+    or workflow.main(sys.argv[1:])
+)

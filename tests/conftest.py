@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,7 +96,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+#: uploaded import files land here in tests, never in the working tree
+TEST_IMPORT_DIR = Path(tempfile.gettempdir()) / f"legato-test-imports-{os.getpid()}"
+
+
 def make_settings(db_url: str, **kw: object) -> Settings:
+    kw.setdefault("import_dir", TEST_IMPORT_DIR)
     return Settings(environment="test", database_url=db_url, secret_key=TEST_SECRET, log_json=False, **kw)
 
 

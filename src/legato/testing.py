@@ -11,15 +11,19 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Self
 
 from legato.domain.catalog import Account, Channel, Pricelist, Product
 from legato.domain.errors import DuplicateKey
 from legato.domain.events import DomainEvent
+from legato.domain.fx import RateTable
 from legato.domain.matching import CustomerRef, normalise_email, normalise_phone
 from legato.domain.order import SalesOrder
+from legato.domain.pricing import PricingPolicy
+from legato.domain.promotions import Promotion, Voucher
 from legato.domain.quote import Quote
+from legato.domain.tax import TaxRules
 
 
 @dataclass
@@ -102,6 +106,16 @@ class FakePricelists(_Repo):
 
     update = add
 
+    def for_order(
+        self, contract_code: str | None, channel_code: str, currency: str, skus: Sequence[str]
+    ) -> tuple[Pricelist | None, list[Pricelist]]:
+        lists = [
+            self.get_by_code(p.code, skus) or p
+            for p in self.s.pricelists.values()
+            if p.channel_code == channel_code and p.currency == currency
+        ]
+        return (self.get_by_code(contract_code, skus) if contract_code else None), lists
+
 
 class FakeOrders(_Repo):
     def get(self, order_id: int, *, for_update: bool = False) -> SalesOrder | None:
@@ -144,12 +158,56 @@ class FakeOutbox(_Repo):
         self.s.outbox.extend(events)
 
 
+class FakePricingData:
+    """No rates, no tax rules, no promotions, no vouchers: pricing from the catalogue alone.
+    Tests that need them set the attributes."""
+
+    def __init__(self) -> None:
+        self.table = RateTable([])
+        self.rules = TaxRules([])
+        self.active: list[Promotion] = []
+        self.vouchers: dict[str, Voucher] = {}
+        self.balances: dict[int, int] = {}
+        self.redeemed: list[tuple[str, int]] = []
+
+    def rates(self, on: date) -> RateTable:
+        return self.table
+
+    def tax_rules(self) -> TaxRules:
+        return self.rules
+
+    def promotions(self, on: date, channel_code: str) -> list[Promotion]:
+        return list(self.active)
+
+    def voucher(self, code: str) -> Voucher | None:
+        return self.vouchers.get(code.upper())
+
+    def voucher_uses(self, code: str, account_id: int) -> int:
+        return 0
+
+    def points_balance(self, account_id: int) -> int:
+        return self.balances.get(account_id, 0)
+
+    def redeem(self, voucher_code: str, order_id: int, account_id: int | None) -> None:
+        self.redeemed.append((voucher_code, order_id))
+
+    def spend_points(self, account_id: int, points: int, order_id: int) -> None:
+        self.balances[account_id] = self.balances.get(account_id, 0) - points
+
+
 class FakeUnitOfWork:
     """A unit of work over dictionaries; ``committed`` is the state after the last commit."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None, rounding: str = "half_up") -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime] | None = None,
+        rounding: str = "half_up",
+        pricing: PricingPolicy | None = None,
+    ) -> None:
         self.committed = _State()
         self.rounding = rounding
+        self.pricing = pricing or PricingPolicy()
+        self.pricing_data = FakePricingData()
         self.clock = clock or (lambda: datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
         self.commits = 0
 

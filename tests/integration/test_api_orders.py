@@ -67,6 +67,7 @@ def test_a_placed_order_is_stored_with_its_timeline_and_one_outbox_event(
         "shipping": "3.95",
         "tax": "0.79",
         "grand_total": "31.74",
+        "points": "0.00",
     }
     assert order["allowed_transitions"] == [
         "cancelled",
@@ -210,6 +211,7 @@ def test_every_change_is_on_the_timeline_with_its_actor_and_reason_and_in_the_ou
         "order.created": 1,
         "order.status_changed": 4,
         "order.track_changed": 1,
+        "payment.received": 1,  # beside the track change: the order became paid
         "order.updated": 1,
     }
     changes = [e.payload for e in outbox_rows(runtime, "order.status_changed")]

@@ -85,9 +85,11 @@ def test_a_line_without_a_price_in_the_order_currency_is_a_422_naming_the_line(
 ) -> None:
     r = client.post("/api/v1/orders", headers=shop, json=order_body("MKT", ("TEA-100", 1), ("POT-300", 1)))
     p = problem(r, 422, "price_not_found")
+    # POT-300 has a EUR (base list) price but no JPY one, and no EUR->JPY rate is stored
     assert [(e["path"], e["pointer"], e["code"], e["value"]) for e in p["errors"]] == [
-        ("$.lines[1].sku", "/lines/1/sku", "price_not_found", "POT-300")
+        ("$.lines[1].sku", "/lines/1/sku", "rate_missing", "POT-300")
     ]
+    assert "EUR->JPY" in p["errors"][0]["message"]
     assert count(runtime, "orders") == 0 and sum(outbox(runtime).values()) == 0
 
 
@@ -105,7 +107,7 @@ def test_an_unknown_sku_is_a_422_naming_every_bad_line(
     )
     p = problem(r, 422, "unknown_sku")
     assert [(e["path"], e["code"]) for e in p["errors"]] == [
-        ("$.lines[0].sku", "price_not_found"),
+        ("$.lines[0].sku", "rate_missing"),  # no JPY price, no EUR->JPY rate
         ("$.lines[1].sku", "unknown_sku"),
         ("$.lines[2].sku", "unknown_sku"),
     ]
@@ -140,6 +142,7 @@ def test_totals_are_rounded_to_the_currency_minor_unit(client: TestClient, shop:
         "shipping": "0",
         "tax": "100",
         "grand_total": "1100",
+        "points": "0",
     }
     assert kwd["lines"][0]["amount"] == "5.250"  # 3 x 1.750
     assert kwd["totals"] == {
@@ -148,6 +151,7 @@ def test_totals_are_rounded_to_the_currency_minor_unit(client: TestClient, shop:
         "shipping": "1.235",
         "tax": "0.263",
         "grand_total": "6.748",
+        "points": "0.000",
     }
 
 

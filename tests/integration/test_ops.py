@@ -19,6 +19,11 @@ from legato.store.migrate import head_revision
 #: Every operation the API tests exercise; a new endpoint must be added here with its tests.
 COVERED = {
     ("get", "/healthz"),
+    ("get", "/api/v1/jobs"),  # test_workflow_engine.py
+    ("get", "/api/v1/jobs/{job_id}"),
+    ("post", "/api/v1/jobs/{job_id}/retry"),
+    ("get", "/api/v1/workflow-runs"),
+    ("get", "/api/v1/workflow-runs/{run_id}"),
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("post", "/api/v1/orders"),
@@ -33,9 +38,63 @@ COVERED = {
     ("post", "/api/v1/quotes/{quote}/transitions"),
     ("post", "/api/v1/quotes/{quote}/convert"),
     ("post", "/intake/{channel_code}"),  # test_intake_pipeline.py
+    ("post", "/api/v1/imports"),  # test_api_imports.py
+    ("get", "/api/v1/imports"),
+    ("get", "/api/v1/imports/{job_id}"),
     ("get", "/api/v1/inbox"),
     ("get", "/api/v1/inbox/{entry_id}"),
     ("post", "/api/v1/inbox/{entry_id}/replay"),
+    ("post", "/api/v1/replenishment-rules"),  # test_iot_rules_endpoint.py
+    ("get", "/api/v1/replenishment-rules"),
+    ("get", "/api/v1/replenishment-rules/{code}"),
+    ("patch", "/api/v1/replenishment-rules/{code}"),
+    ("get", "/api/v1/devices/{device_id}/readings"),
+    ("get", "/api/v1/rates"),  # test_api_rates.py
+    ("put", "/api/v1/rates/{base}/{quote}"),
+    ("post", "/api/v1/rates/refresh"),
+    ("get", "/api/v1/alerts"),
+    ("post", "/api/v1/promotions"),  # test_api_promotions.py
+    ("get", "/api/v1/promotions"),
+    ("get", "/api/v1/promotions/{code}"),
+    ("patch", "/api/v1/promotions/{code}"),
+    ("post", "/api/v1/vouchers"),
+    ("get", "/api/v1/vouchers"),
+    ("get", "/api/v1/vouchers/{code}"),
+    ("get", "/api/v1/accounts/{code}/points"),
+    ("post", "/api/v1/accounts/{code}/points"),
+    ("get", "/api/v1/workflows"),  # test_api_workflows.py
+    ("post", "/api/v1/workflows"),
+    ("get", "/api/v1/workflows/{name}"),
+    ("put", "/api/v1/workflows/{name}"),
+    ("get", "/api/v1/workflows/{name}/versions"),
+    ("get", "/api/v1/workflows/{name}/versions/{version}"),
+    ("post", "/api/v1/workflows/{name}/enable"),
+    ("post", "/api/v1/workflows/{name}/disable"),
+    ("post", "/api/v1/workflows/check"),
+    ("post", "/api/v1/workflows/dry-run"),
+    ("get", "/api/v1/approvals"),  # test_api_approvals.py
+    ("get", "/api/v1/approvals/{approval_id}"),
+    ("post", "/api/v1/approvals/{approval_id}/accept"),
+    ("post", "/api/v1/approvals/{approval_id}/reject"),
+    ("get", "/api/v1/tax-rates"),
+    ("put", "/api/v1/tax-rates"),
+    ("delete", "/api/v1/tax-rates/{region}/{tax_class}"),
+    ("post", "/api/v1/webhooks"),  # test_api_webhooks.py
+    ("get", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{webhook_id}"),
+    ("patch", "/api/v1/webhooks/{webhook_id}"),
+    ("delete", "/api/v1/webhooks/{webhook_id}"),
+    ("post", "/api/v1/webhooks/{webhook_id}/rotate-secret"),
+    ("get", "/api/v1/webhooks/{webhook_id}/deliveries"),
+    ("post", "/api/v1/webhooks/{webhook_id}/test"),
+    ("post", "/api/v1/usage-plans"),  # test_api_billing.py
+    ("get", "/api/v1/usage-plans"),
+    ("get", "/api/v1/usage-plans/{code}"),
+    ("patch", "/api/v1/usage-plans/{code}"),
+    ("post", "/api/v1/billing-runs"),
+    ("get", "/api/v1/billing-runs"),
+    ("get", "/api/v1/billing-runs/{run_id}"),
+    ("post", "/api/v1/usage-readings"),
     *(
         (m, f"/api/v1/{r}")
         for r in ("channels", "products", "accounts", "pricelists")

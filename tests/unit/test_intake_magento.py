@@ -191,8 +191,8 @@ def test_a_dynamic_bundle_is_priced_by_its_children_and_a_fixed_one_by_its_paren
         LineDraft("LG-TEA-EARL", D(1), D(11), "Earl Grey Tea 100 g", D(0), D("0.0825")),
         LineDraft("LG-TEA-MINT", D(1), D(9), "Mint Tea 100 g", D(0), D("0.0825")),
         LineDraft("LG-GIFT-BOX", D(2), D(35), "Gift Box: Mug and Tea", D(7), D("0.0825")),
-        LineDraft("LG-MUG-BLUE", D(2), D(0), "Blue Mug"),
-        LineDraft("LG-TEA-EARL", D(4), D(0), "Earl Grey Tea 100 g"),
+        LineDraft("LG-MUG-BLUE", D(2), D(0), "Blue Mug", tax_rate=D(0)),
+        LineDraft("LG-TEA-EARL", D(4), D(0), "Earl Grey Tea 100 g", tax_rate=D(0)),
     )
     assert (placed.draft.shipping, placed.draft.shipping_tax_rate) == (D(0), D(0))
     assert placed.paid
@@ -225,7 +225,9 @@ def test_a_guest_without_names_is_named_from_the_billing_address() -> None:
 def test_a_virtual_order_has_no_shipping_address() -> None:
     draft = draft_of(order("000000106")).draft
     assert draft.shipping_address is None and draft.billing_address is not None
-    assert draft.lines == (LineDraft("LG-EBOOK-BREWING", D(1), D(15), "The Brewing Handbook (e-book)"),)
+    assert draft.lines == (
+        LineDraft("LG-EBOOK-BREWING", D(1), D(15), "The Brewing Handbook (e-book)", tax_rate=D(0)),
+    )
 
 
 @pytest.mark.parametrize("increment_id", ["000000101", "000000102", "000000103", "000000104", "000000106"])

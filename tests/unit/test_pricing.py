@@ -1,18 +1,27 @@
-"""Basic price resolution: the channel's price, the contract, the list price, or nothing."""
+"""Price resolution, simple prices: the channel's price, the contract, the list price, or nothing.
+
+(Mechanisms, channel lists and conversion have their own tests: test_pricing_engine.py.)"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from legato.domain.catalog import Pricelist, PricelistKind, PricePolicy, Product
-from legato.domain.pricing import PricedUnit, resolve_unit_price
+from legato.domain.pricing import PriceBook, PricingFailed, resolve_price
 
 D = Decimal
 TODAY = date(2026, 3, 1)
 WIDGET = Product(sku="WIDGET", name="Widget", prices={"GBP": D("10.00"), "EUR": D("12.00")})
+
+
+@dataclass(frozen=True)
+class PricedUnit:
+    unit_price: Decimal
+    source: str
 
 
 def contract(
@@ -44,14 +53,17 @@ def resolve(
     product: Product = WIDGET,
     on: date = TODAY,
 ) -> PricedUnit | None:
-    return resolve_unit_price(
-        product,
-        currency,
-        sent_price=None if sent is None else D(sent),
-        policy=policy,
-        contract=pricelist,
-        on=on,
-    )
+    book = PriceBook(currency=currency, base_currency="GBP", contract=pricelist)
+    try:
+        priced = resolve_price(
+            book, product, D(1), inputs={}, sent_price=None if sent is None else D(sent),
+            policy=policy, on=on, path="lines[0]",
+        )  # fmt: skip
+    except PricingFailed as exc:
+        assert [i.code for i in exc.issues] == ["price_not_found"]
+        return None
+    assert priced.charge is None  # a simple price: quantity x unit price
+    return PricedUnit(priced.unit_price, priced.source)
 
 
 # --- the channel's price --------------------------------------------------------------------------

@@ -14,12 +14,32 @@ from legato import __version__
 from legato.api import problems
 from legato.api.middleware import Idempotency, RequestContext
 from legato.api.observability import Metrics
-from legato.api.routers import catalog, intake, ops, orders, quotes
+from legato.api.routers import (
+    approvals,
+    billing,
+    catalog,
+    imports,
+    intake,
+    iot,
+    jobs,
+    ops,
+    orders,
+    promotions,
+    quotes,
+    rates,
+    webhooks,
+    workflows,
+)
 from legato.api.schemas import Problem
 from legato.api.security import KeyCache
 from legato.bootstrap import Runtime
+from legato.connectors.rates import RatesWorker
 from legato.intake.background import IntakeWorker
+from legato.intake.imports import ImportWorker
+from legato.intake.mqtt import MqttSubscriber
+from legato.intake.sftp import SftpWorker
 from legato.store import queries
+from legato.workflow.worker import serving_worker
 
 _PROBLEM_STATUSES = {
     "400": "Malformed request",
@@ -56,11 +76,25 @@ ROUTERS: list[APIRouter] = [
     catalog.router,
     intake.router,
     ops.router,
+    imports.router,
+    iot.router,
+    rates.router,
+    promotions.router,
+    billing.router,  # usage plans, billing runs, usage readings (JSON/CSV)
+    workflows.router,  # workflow definitions, versions, enable/disable, check, dry run
+    approvals.router,  # approval requests: list, accept, reject (the approver scope)
+    webhooks.router,  # webhook subscriptions (Standard Webhooks), their secrets and delivery log
+    jobs.router,  # workflow jobs and runs: dead letters, attempts, retry
 ]
 
 #: What ``legato serve`` runs beside the API, one line each: a factory taking the runtime.
 BACKGROUND: list[Callable[[Runtime], Worker]] = [
     IntakeWorker,  # inbox crash recovery, scheduled pulls of pull channels
+    ImportWorker,  # spreadsheet import jobs queued by the API; resumes jobs a crash left
+    MqttSubscriber,  # IoT channels with a broker: readings over MQTT (QoS 1, persistent session)
+    SftpWorker,  # SFTP channels: poll each partner folder on its schedule, deliver our documents
+    RatesWorker,  # exchange rates: fetch the feed, watch staleness
+    serving_worker,  # the workflow engine: outbox -> runs -> jobs (off: LEGATO_WORKFLOW_IN_PROCESS=false)
 ]
 
 

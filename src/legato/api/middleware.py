@@ -53,6 +53,11 @@ class _TooLarge(Exception):
     pass
 
 
+#: where whole files arrive (channel deliveries, spreadsheet imports, usage readings): these
+#: take up to LEGATO_MAX_INTAKE_BYTES, every other request LEGATO_MAX_BODY_BYTES
+_FILE_PATHS = ("/intake/", "/api/v1/imports", "/api/v1/usage-readings")
+
+
 class RequestContext:
     """Request id, body limit, access log and latency; the last word on unexpected errors.
 
@@ -82,7 +87,7 @@ class RequestContext:
         responded = False
         path = scope.get("path", "")
         # a channel's delivery is stored even when too large to process (then quarantined)
-        limit = self.intake_limit if path.startswith("/intake/") else self.api_limit
+        limit = self.intake_limit if path.startswith(_FILE_PATHS) else self.api_limit
         try:
             declared = headers.get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:

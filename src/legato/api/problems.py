@@ -74,8 +74,13 @@ def _json_path(parts: list[Any]) -> tuple[str, str]:
     return path, pointer  # RFC 6901: the whole document is the empty pointer
 
 
-def _domain_path(path: str) -> tuple[str, str]:
-    """``lines[0].sku`` (or ``$.lines[0].sku``) -> (``$.lines[0].sku``, ``/lines/0/sku``)."""
+def _domain_path(path: str) -> tuple[str, str | None]:
+    """``lines[0].sku`` (or ``$.lines[0].sku``) -> (``$.lines[0].sku``, ``/lines/0/sku``).
+
+    A place in a document that is not JSON (an EDI segment: ``segment 14 BEG05``; a spreadsheet
+    cell: ``row 12, column D (quantity)``) is kept as it is, with no JSON pointer."""
+    if " " in path.strip():
+        return path, None
     path = path[1:] if path.startswith("$") else path
     path = path[1:] if path.startswith(".") else path
     parts: list[Any] = []

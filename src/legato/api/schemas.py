@@ -120,13 +120,20 @@ class LineOut(BaseModel):
     name: str
     quantity: Decimal
     unit_price: Decimal
-    price_source: str = Field(description="contract:<CODE>, product, channel or quote:<NUMBER>")
+    price_source: str = Field(
+        description="channel, contract:<CODE>, channel_list:<CODE>, product or converted:<BASE CURRENCY>"
+    )
     discount: Decimal
     tax_rate: Decimal
     amount: Decimal
     tax: Decimal
     total: Decimal
     status: str
+    detail: dict[str, Any] = Field(
+        default_factory=dict,
+        description="how the price was made: list, mechanism, rule, inputs, parts (the breakdown), fx, tax, "
+        "discounts",
+    )
 
 
 class TotalsOut(BaseModel):
@@ -135,6 +142,7 @@ class TotalsOut(BaseModel):
     shipping: Decimal
     tax: Decimal
     grand_total: Decimal
+    points: Decimal = Field(Decimal(0), description="loyalty points redeemed, as money (paid like a tender)")
 
 
 class CustomerOut(BaseModel):
@@ -178,6 +186,11 @@ class OrderOut(BaseModel):
     shipping_address: dict[str, Any] | None
     lines: list[LineOut]
     totals: TotalsOut
+    pricing: dict[str, Any] = Field(
+        default_factory=dict,
+        description="prices_include_tax, adjustments (promotion, voucher, points: for finance), "
+        "fx (the rates used)",
+    )
     quote_id: int | None
     inbox_id: int | None = Field(description="the inbox entry holding the original payload")
     created_at: datetime
@@ -220,6 +233,11 @@ class QuoteOut(BaseModel):
     status: QuoteStatus
     lines: list[LineOut]
     totals: TotalsOut
+    pricing: dict[str, Any] = Field(
+        default_factory=dict,
+        description="prices_include_tax, adjustments (promotion, voucher, points: for finance), "
+        "fx (the rates used)",
+    )
     valid_until: date | None
     notes: str | None
     billing_address: dict[str, Any] | None
@@ -319,6 +337,15 @@ class DimensionsIn(Strict):
     height: Measure
 
 
+class PricingIn(Strict):
+    mechanism: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")] = Field(
+        description="simple, slabs, rental, distance, zone_weight, usage or rate_card (docs/pricing/)"
+    )
+    currencies: Annotated[dict[Currency, dict[str, Any]], Field(min_length=1, max_length=50)] = Field(
+        description="the mechanism's configuration per currency; amounts as decimal strings"
+    )
+
+
 class ProductIn(Strict):
     sku: Sku
     name: Text(300, 1)  # type: ignore[valid-type]
@@ -328,6 +355,10 @@ class ProductIn(Strict):
     weight_kg: Measure | None = None
     prices: Annotated[dict[Currency, Amount], Field(max_length=200)] = Field(default_factory=dict)
     active: bool = True
+    pricing: PricingIn | None = Field(
+        None, description="a pricing mechanism other than a simple unit price (then it prices the product)"
+    )
+    tax_class: Text(40) | None = Field(None, description="standard, reduced, zero ...")  # type: ignore[valid-type]
 
 
 class ProductOut(BaseModel):
@@ -339,6 +370,8 @@ class ProductOut(BaseModel):
     weight_kg: Decimal | None
     prices: dict[str, Decimal]
     active: bool
+    pricing: dict[str, Any] | None = None
+    tax_class: str | None = None
 
 
 class ProductPage(BaseModel):
@@ -390,6 +423,14 @@ class PricelistIn(Strict):
     items: Annotated[dict[Sku, Amount], Field(max_length=10000)] = Field(default_factory=dict)
     valid_from: date | None = None
     valid_to: date | None = None
+    channel: Code | None = Field(
+        None, description="set: this is the channel's list (its orders in its currency)"
+    )
+    item_pricing: Annotated[dict[Sku, dict[str, Any]], Field(max_length=10000)] = Field(
+        default_factory=dict,
+        description="the list's own mechanism per SKU, e.g. "
+        '{"mechanism": "slabs", "mode": "volume", "bands": [...]}',
+    )
 
 
 class PricelistOut(BaseModel):
@@ -401,6 +442,8 @@ class PricelistOut(BaseModel):
     items: dict[str, Decimal]
     valid_from: date | None
     valid_to: date | None
+    channel: str | None = None
+    item_pricing: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class PricelistPage(BaseModel):

@@ -26,7 +26,7 @@ order_draft = canonical.order_draft
 
 
 def _lines(lines: list[OrderLine]) -> list[dict[str, Any]]:
-    return [ln.__dict__ for ln in lines]
+    return [{k: v for k, v in ln.__dict__.items() if k != "charge"} for ln in lines]
 
 
 def _totals(t: Totals) -> dict[str, Any]:
@@ -60,6 +60,7 @@ def order_out(o: SalesOrder) -> dict[str, Any]:
         "shipping_address": o.shipping_address.as_dict() if o.shipping_address else None,
         "lines": _lines(o.lines),
         "totals": _totals(o.totals),
+        "pricing": dict(o.pricing),
         "quote_id": o.quote_id,
         "inbox_id": o.inbox_id,
         "created_at": o.created_at,
@@ -99,6 +100,7 @@ def quote_out(q: Quote) -> dict[str, Any]:
         "status": q.status,
         "lines": _lines(q.lines),
         "totals": _totals(q.totals),
+        "pricing": dict(q.pricing),
         "valid_until": q.valid_until,
         "notes": q.notes,
         "billing_address": q.billing_address.as_dict() if q.billing_address else None,
@@ -138,6 +140,8 @@ def product_out(p: Product) -> dict[str, Any]:
         "weight_kg": p.weight_kg,
         "prices": p.prices,
         "active": p.active,
+        "pricing": p.pricing,
+        "tax_class": p.tax_class,
     }
 
 
@@ -168,4 +172,6 @@ def pricelist_out(p: Pricelist) -> dict[str, Any]:
         "items": p.items,
         "valid_from": p.valid_from,
         "valid_to": p.valid_to,
+        "channel": p.channel_code,
+        "item_pricing": p.item_pricing,
     }

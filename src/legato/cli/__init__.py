@@ -32,7 +32,17 @@ app.add_typer(channels_app, name="channels")
 
 # Sub-commands that live in their own module (legato/cli/<name>.py, each defining ``app``):
 # one line each.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "jobs": "legato.cli.jobs",
+    "worker": "legato.cli.worker",
+    "import": "legato.cli.imports",
+    "iot": "legato.cli.iot",
+    "sftp": "legato.cli.sftp",
+    "rates": "legato.cli.rates",
+    "billing": "legato.cli.billing",
+    "workflows": "legato.cli.workflows",
+    "user": "legato.cli.users",
+}
 
 
 def _register() -> None:
@@ -65,7 +75,7 @@ def serve(
     configure_logging(settings.log_level, settings.log_json)
     upgrade(settings.database_url)
     uvicorn.run(
-        "legato.api.main:app_factory",
+        "legato.cli.asgi:app_factory",  # the API and the control tower (web UI)
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -119,13 +129,17 @@ def demo() -> None:
     )
     print(f"demo API key (admin; shown once): {key}")
     print(f"try: curl -H 'Authorization: Bearer {key}' http://{settings.host}:{settings.port}/api/v1/orders")
+    from legato.web.users import ensure_demo_admin
+
+    user, password = ensure_demo_admin(rt.engine)  # the control tower's demo admin, a fresh password
+    print(f"control tower: http://{settings.host}:{settings.port}/ user {user} password {password} (admin)")
     rt.close()
 
 
 @key_app.command("create")
 def apikey_create(
     scope: Annotated[
-        list[str], typer.Option("--scope", help="orders:read, orders:write, catalog:write, admin")
+        list[str], typer.Option("--scope", help="orders:read, orders:write, catalog:write, approver, admin")
     ],
     name: Annotated[str, typer.Option(help="who or what uses the key")] = "default",
 ) -> None:

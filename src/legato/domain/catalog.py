@@ -76,6 +76,10 @@ class Product:
     prices: dict[str, Decimal] = field(default_factory=dict)  # currency -> unit price
     active: bool = True
     id: int | None = None
+    #: a pricing mechanism other than a simple unit price: {"mechanism": "slabs", "currencies":
+    #: {"EUR": {...its configuration...}}}; when set it prices the product, not ``prices``
+    pricing: dict[str, Any] | None = None
+    tax_class: str | None = None  # "standard", "reduced", "zero" ...: picks the tax rate with the region
 
 
 class PricelistKind(StrEnum):
@@ -94,6 +98,9 @@ class Pricelist:
     valid_from: date | None = None
     valid_to: date | None = None
     id: int | None = None
+    #: sku -> the list's own mechanism for it, e.g. {"mechanism": "slabs", "mode": "volume", "bands": [...]}
+    item_pricing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    channel_code: str | None = None  # set: the channel's list (for orders of that channel in its currency)
 
     def in_force(self, on: date) -> bool:
         return (self.valid_from is None or self.valid_from <= on) and (

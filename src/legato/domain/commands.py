@@ -6,6 +6,7 @@ asks the service layer to turn one into a managed order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -25,7 +26,10 @@ class LineDraft:
     unit_price: Decimal | None = None  # None: price it from the catalogue
     name: str | None = None
     discount: Decimal = ZERO
-    tax_rate: Decimal = ZERO
+    tax_rate: Decimal | None = None  # None: from the tax rules (region x product tax class), else 0
+    #: what the product's pricing mechanism needs beyond the quantity, as text: start, end
+    #: (ISO 8601), distance_km, origin, destination, weight_kg, usage.<metric>, any rate-card variable
+    inputs: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class OrderDraft:
     tags: tuple[str, ...] = ()
     notes: str | None = None
     status: OrderStatus = OrderStatus.CREATED  # created, pending_approval or on_hold
+    voucher: str | None = None  # a voucher code to redeem
+    points: int = 0  # loyalty points the customer redeems
 
 
 @dataclass(frozen=True)

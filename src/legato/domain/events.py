@@ -13,6 +13,9 @@ EVENT_TYPES = {
     "order.status_changed": "the lifecycle moved one step (payload: from, to, reason, actor)",
     "order.track_changed": "the payment, fulfilment or invoice track moved (payload: track, from, to)",
     "order.updated": "editable fields changed (payload: fields)",
+    "payment.received": "the payment track became paid (fires beside order.track_changed)",
+    "sensor.breach": "a replenishment rule's sensor crossed its threshold and placed an order "
+    "(payload: rule, device_id, metric, value, order_id)",
     "quote.created": "a quote was drafted",
     "quote.status_changed": "a quote was sent, accepted, declined or expired (payload: from, to)",
     "quote.accepted": "a quote was accepted by the customer (fires beside quote.status_changed)",

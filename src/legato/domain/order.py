@@ -7,7 +7,8 @@ line by line adds up to the grand total to the last cent (or fils, or yen).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -77,25 +78,46 @@ class OrderLine:
     tax_rate: Decimal = ZERO  # e.g. 0.20 for 20 %
     amount: Decimal = ZERO  # quantity x unit price, rounded
     tax: Decimal = ZERO  # (amount - discount) x tax rate, rounded
-    total: Decimal = ZERO  # amount - discount + tax
-    status: str = "open"  # open | cancelled
+    total: Decimal = ZERO  # amount - discount + tax (tax-exclusive prices); amount - discount (inclusive)
+    status: str = "open"  # open | cancelled | review
+    #: how the price was made: list, mechanism, rule, inputs, breakdown, conversion, tax, discounts
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    #: the mechanism's charge for the whole line, unrounded (slabs, rentals ...); None: quantity x unit price
+    charge: Decimal | None = field(default=None, compare=False)
 
 
-def price_line(line: OrderLine, currency: str, rounding: str = DEFAULT_ROUNDING) -> OrderLine:
-    """Compute a line's rounded amount, discount, tax and total."""
-    amount = round_amount(line.quantity * line.unit_price, currency, rounding)
+def price_line(
+    line: OrderLine, currency: str, rounding: str = DEFAULT_ROUNDING, *, inclusive: bool = False
+) -> OrderLine:
+    """Compute a line's rounded amount, discount, tax and total.
+
+    ``inclusive``: the unit price includes tax (a shop's shelf price); the tax is the part of
+    the discounted amount that ``tax_rate`` makes up, and the total is the discounted amount.
+    """
+    base = line.charge if line.charge is not None else line.quantity * line.unit_price
+    amount = round_amount(base, currency, rounding)
     discount = max(min(round_amount(line.discount, currency, rounding), amount), ZERO)
-    tax = round_amount((amount - discount) * line.tax_rate, currency, rounding)
-    return replace(line, amount=amount, discount=discount, tax=tax, total=amount - discount + tax)
+    if inclusive:
+        tax = round_amount((amount - discount) * line.tax_rate / (1 + line.tax_rate), currency, rounding)
+        total = amount - discount
+    else:
+        tax = round_amount((amount - discount) * line.tax_rate, currency, rounding)
+        total = amount - discount + tax
+    # built directly rather than with dataclasses.replace: this runs for every line of every order
+    return OrderLine(
+        line.line_no, line.sku, line.name, line.quantity, line.unit_price, line.price_source,
+        discount, line.tax_rate, amount, tax, total, line.status, line.detail, line.charge,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Totals:
     subtotal: Decimal = ZERO  # sum of line amounts before discount and tax
     discount: Decimal = ZERO  # sum of line discounts
-    shipping: Decimal = ZERO  # shipping charge before tax
-    tax: Decimal = ZERO  # line taxes plus shipping tax
-    grand_total: Decimal = ZERO  # subtotal - discount + shipping + tax
+    shipping: Decimal = ZERO  # shipping charge (before tax, or including it with inclusive prices)
+    tax: Decimal = ZERO  # line taxes plus shipping tax (included in the above with inclusive prices)
+    grand_total: Decimal = ZERO  # subtotal - discount + shipping (+ tax when exclusive)
+    points: Decimal = ZERO  # the part of ``discount`` that loyalty points paid, for finance
 
     def as_dict(self) -> dict[str, Decimal]:
         return dict(self.__dict__)
@@ -107,15 +129,24 @@ def compute_totals(
     shipping: Decimal = ZERO,
     shipping_tax_rate: Decimal = ZERO,
     rounding: str = DEFAULT_ROUNDING,
+    *,
+    inclusive: bool = False,
+    points: Decimal = ZERO,
 ) -> Totals:
-    """Totals from already-priced lines: every figure is a sum of rounded parts."""
+    """Totals from already-priced lines: every figure is a sum of rounded parts.
+
+    ``inclusive``: prices (and the shipping charge) include tax, so tax is reported, not added.
+    ``points``: the part of the line discounts that loyalty points paid (recorded, not taken again).
+    """
     live = [ln for ln in lines if ln.status != "cancelled"]
     ship = round_amount(shipping, currency, rounding)
-    ship_tax = round_amount(ship * shipping_tax_rate, currency, rounding)
+    rate = shipping_tax_rate / (1 + shipping_tax_rate) if inclusive else shipping_tax_rate
+    ship_tax = round_amount(ship * rate, currency, rounding)
     subtotal = sum((ln.amount for ln in live), ZERO)
     discount = sum((ln.discount for ln in live), ZERO)
     tax = sum((ln.tax for ln in live), ZERO) + ship_tax
-    return Totals(subtotal, discount, ship, tax, subtotal - discount + ship + tax)
+    due = subtotal - discount + ship + (ZERO if inclusive else tax)
+    return Totals(subtotal, discount, ship, tax, due, round_amount(points, currency, rounding))
 
 
 @dataclass(frozen=True)
@@ -153,6 +184,9 @@ class SalesOrder:
     shipping: Decimal = ZERO
     shipping_tax_rate: Decimal = ZERO
     totals: Totals = field(default_factory=Totals)
+    #: how the order was priced as a whole: tax-inclusive prices, adjustments (promotions,
+    #: voucher, points) for finance, exchange rates used
+    pricing: Mapping[str, Any] = field(default_factory=dict)
     priority: int = 0
     tags: tuple[str, ...] = ()
     notes: str | None = None
@@ -230,6 +264,9 @@ class SalesOrder:
                 {**self._ref(), "track": track, "from": before.value, "to": new.value, "reason": reason},
             ),
         )
+        if track == "payment" and new == PaymentStatus.PAID:
+            paid = {**self._ref(), "currency": self.currency, "amount": str(self.totals.grand_total)}
+            self.new_events.append(DomainEvent("payment.received", "order", self.id, paid))
 
     def edit(self, changes: dict[str, Any], actor: str, at: datetime, reason: str | None = None) -> None:
         """Change editable fields of an order that is not final; records what changed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -49,6 +50,7 @@ class Quote:
     shipping: Decimal = ZERO
     shipping_tax_rate: Decimal = ZERO
     totals: Totals = field(default_factory=Totals)
+    pricing: Mapping[str, Any] = field(default_factory=dict)  # as on SalesOrder
     valid_until: date | None = None
     notes: str | None = None
     order_id: int | None = None

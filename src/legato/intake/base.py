@@ -19,12 +19,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from legato.domain.catalog import Channel
 from legato.domain.commands import LineDraft, OrderDraft
 from legato.domain.errors import FieldIssue, LegatoError, Unauthorized, ValidationFailed
 from legato.domain.order import Address, SalesOrder
+
+if TYPE_CHECKING:
+    from legato.bootstrap import Runtime
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,28 @@ class Reject:
     issues: tuple[FieldIssue, ...]
 
 
-Intent = PlaceDraft | CancelOrder | UpdateOrder | Ignore | Emit | Reject
+@dataclass(frozen=True)
+class Recorded:
+    """What a ``Record`` did: how many new facts it kept, the orders it placed, the parts it refused."""
+
+    summary: str
+    fresh: int  # facts not seen before (0: the delivery was a re-delivery)
+    placed: tuple[Placed, ...] = ()
+    refused: tuple[Reject, ...] = ()
+
+
+@dataclass(frozen=True)
+class Record:
+    """Facts that are not orders (sensor readings) for the channel's own tables. Like Emit's
+    ``render``, ``apply`` runs in the pipeline, after the delivery is stored and verified, with
+    the runtime, the channel and the inbox entry's id; the orders it places (replenishment)
+    and the parts it refuses are reported like a PlaceDraft's and a Reject's."""
+
+    what: str  # e.g. "3 readings"
+    apply: Callable[[Runtime, Channel, int], Recorded]
+
+
+Intent = PlaceDraft | CancelOrder | UpdateOrder | Ignore | Emit | Reject | Record
 
 
 @dataclass(frozen=True)
@@ -302,6 +326,8 @@ __all__ = [
     "PlaceDraft",
     "Placed",
     "PullAdapter",
+    "Record",
+    "Recorded",
     "Reject",
     "Reply",
     "SignatureInvalid",

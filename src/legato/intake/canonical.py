@@ -74,6 +74,24 @@ Properties = Annotated[
     dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Scalar], Field(max_length=50)
 ]
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
+InputName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,40}(\.[A-Za-z0-9_]{1,40})?$")]
+
+
+def _input_value(value: Any) -> str:
+    """A pricing input as text: a string, or a JSON number read as the decimal it spells."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError("must be a string or a number")
+    text = str(value) if not isinstance(value, str) else value
+    if len(text) > 100:
+        raise ValueError("must be at most 100 characters")
+    return _no_control(text)
+
+
+InputValue = Annotated[
+    str,
+    PlainValidator(_input_value),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 100}, {"type": "number"}]}),
+]
 
 
 class Strict(BaseModel):
@@ -110,7 +128,15 @@ class LineIn(Strict):
     unit_price: Amount | None = Field(None, description="used only by channels whose price policy is trust")
     name: Text(300) | None = None  # type: ignore[valid-type]
     discount: Amount = Decimal(0)
-    tax_rate: Rate = Decimal(0)
+    tax_rate: Rate | None = Field(
+        None, description="omit to take the rate from the tax rules (ship-to region x product tax class)"
+    )
+    inputs: Annotated[dict[InputName, InputValue], Field(max_length=50)] = Field(
+        default_factory=dict,
+        description="what the product's pricing mechanism needs beyond the quantity: start, end (ISO 8601 "
+        "with offset), distance_km, origin, destination, weight_kg, length_cm/width_cm/height_cm, "
+        "usage.<metric>, or any rate-card variable (service, zone ...); values are strings",
+    )
 
 
 class DraftIn(Strict):
@@ -123,6 +149,8 @@ class DraftIn(Strict):
     shipping: Amount = Decimal(0)
     shipping_tax_rate: Rate = Decimal(0)
     notes: Text(5000) | None = None  # type: ignore[valid-type]
+    voucher: Text(64, 1) | None = Field(None, description="a voucher code to redeem")  # type: ignore[valid-type]
+    points: Annotated[int, Field(ge=0, le=100_000_000)] = Field(0, description="loyalty points to redeem")
 
 
 class OrderIn(DraftIn):
@@ -147,7 +175,7 @@ def to_draft(body: DraftIn, **extra: Any) -> OrderDraft:
         currency=body.currency,
         customer=customer,
         lines=tuple(
-            LineDraft(ln.sku, ln.quantity, ln.unit_price, ln.name, ln.discount, ln.tax_rate)
+            LineDraft(ln.sku, ln.quantity, ln.unit_price, ln.name, ln.discount, ln.tax_rate, dict(ln.inputs))
             for ln in body.lines
         ),
         billing_address=address(body.billing_address),
@@ -155,6 +183,8 @@ def to_draft(body: DraftIn, **extra: Any) -> OrderDraft:
         shipping=body.shipping,
         shipping_tax_rate=body.shipping_tax_rate,
         notes=body.notes,
+        voucher=body.voucher,
+        points=body.points,
         **extra,
     )
 

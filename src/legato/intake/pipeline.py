@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from legato.bootstrap import Runtime
 from legato.domain.catalog import Channel
-from legato.domain.commands import ChangeTrack, EditOrder, LineDraft, OrderDraft, PlaceOrder, TransitionOrder
+from legato.domain.commands import ChangeTrack, EditOrder, OrderDraft, PlaceOrder, TransitionOrder
 from legato.domain.errors import FieldIssue, IllegalTransition, LegatoError, NotFound, ValidationFailed
 from legato.domain.lifecycle import FINAL_STATUSES, OrderStatus, allowed_targets
 from legato.intake.adapters import UnknownAdapter, get_adapter
@@ -45,6 +45,7 @@ from legato.intake.base import (
     Placed,
     PlaceDraft,
     PullAdapter,
+    Record,
     Reject,
     Reply,
     SignatureInvalid,
@@ -266,9 +267,19 @@ def _run(
     actor: str,
 ) -> Outcome:
     outcome = Outcome(entry_id, inbox.IGNORED)
+    # a document holding several orders (a file, an interchange): an order the services refuse
+    # is set aside with its reasons while the others go in; a single order is refused as a whole
+    several = sum(isinstance(i, PlaceDraft) for i in intents) > 1
     try:
         for intent in intents:
-            _apply(rt, entry_id, channel, intent, actor, outcome, pulled=delivery.method == "PULL")
+            try:
+                _apply(rt, entry_id, channel, intent, actor, outcome, pulled=delivery.method == "PULL")
+            except ValidationFailed as exc:
+                if not (several and isinstance(intent, PlaceDraft)):
+                    raise
+                ref = intent.draft.external_reference
+                issues = exc.issues or [FieldIssue("$", exc.detail, exc.code)]
+                outcome.rejected.append(Reject(ref, tuple(issues)))
     except LegatoError as exc:
         _quarantine(rt, entry_id, exc, adapter)
         raise
@@ -319,6 +330,15 @@ def _apply(
             rt.engine, channel.id, intent.kind, intent.filename, intent.render, inbox_id=entry_id
         )
         out.documents.append(doc_id)
+        return
+    if isinstance(intent, Record):  # facts that are not orders (IoT readings), kept by the adapter's module
+        done = intent.apply(rt, channel, entry_id)
+        out.rejected.extend(done.refused)
+        out.orders.extend({"order": p.order, "id": p.order_id, "number": p.number, "created": p.created,
+                           "currency": p.currency, "grand_total": p.grand_total,
+                           "external_reference": p.external_reference} for p in done.placed)  # fmt: skip
+        out.state = inbox.PROCESSED if done.fresh or done.placed else inbox.DUPLICATE
+        out.reason = done.summary
         return
     if isinstance(intent, PlaceDraft):
         draft = _map_skus(channel, intent.draft)
@@ -412,10 +432,7 @@ def _map_skus(channel: Channel, draft: OrderDraft) -> OrderDraft:
     sku_map = channel.settings.extra.get("sku_map") or {}
     if not sku_map:
         return draft
-    lines = tuple(
-        LineDraft(sku_map.get(ln.sku, ln.sku), ln.quantity, ln.unit_price, ln.name, ln.discount, ln.tax_rate)
-        for ln in draft.lines
-    )
+    lines = tuple(replace(ln, sku=sku_map.get(ln.sku, ln.sku)) for ln in draft.lines)
     return replace(draft, lines=lines)
 
 

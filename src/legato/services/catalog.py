@@ -6,10 +6,13 @@ valid matching keys, an existing pricelist, one code per thing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from legato.domain.catalog import Account, Channel, Pricelist, Product
-from legato.domain.errors import DuplicateKey, FieldIssue, IssueCollector, NotFound
+from legato.domain.errors import DuplicateKey, FieldIssue, IssueCollector, NotFound, ValidationFailed
 from legato.domain.matching import check_match_key, normalise_email, normalise_phone
 from legato.domain.money import is_currency
+from legato.domain.pricing.mechanisms import build
 from legato.services.uow import UnitOfWork
 
 
@@ -46,6 +49,12 @@ def save_product(uow: UnitOfWork, product: Product, *, create: bool) -> Product:
     problems = IssueCollector()
     for cur in product.prices:
         _check_currency(problems, f"prices.{cur}", cur)
+    if product.pricing:
+        for cur, config in product.pricing.get("currencies", {}).items():
+            _check_currency(problems, f"pricing.currencies.{cur}", cur)
+            _check_mechanism(
+                problems, str(product.pricing.get("mechanism")), config, f"pricing.currencies.{cur}"
+            )
     problems.raise_if_any()
     with uow:
         existing = uow.products.get_many([product.sku]).get(product.sku)
@@ -92,8 +101,16 @@ def save_pricelist(uow: UnitOfWork, pricelist: Pricelist, *, create: bool) -> Pr
     _check_currency(problems, "currency", pricelist.currency)
     if pricelist.valid_from and pricelist.valid_to and pricelist.valid_to < pricelist.valid_from:
         problems.add("valid_to", "valid_to is before valid_from", "out_of_range", str(pricelist.valid_to))
+    for sku, own in pricelist.item_pricing.items():
+        config = {k: v for k, v in own.items() if k != "mechanism"}
+        _check_mechanism(problems, str(own.get("mechanism", "simple")), config, f"item_pricing.{sku}")
     problems.raise_if_any()
     with uow:
+        if pricelist.channel_code and uow.channels.get_by_code(pricelist.channel_code, secrets=False) is None:
+            msg = f"no channel with code {pricelist.channel_code!r}"
+            raise ValidationFailed(
+                msg, issues=[FieldIssue("channel", msg, "unknown_channel", pricelist.channel_code)]
+            )
         existing = uow.pricelists.get_by_code(pricelist.code)
         if create:
             if existing is not None:
@@ -106,6 +123,18 @@ def save_pricelist(uow: UnitOfWork, pricelist: Pricelist, *, create: bool) -> Pr
             uow.pricelists.update(pricelist)
         uow.commit()
     return pricelist
+
+
+def _check_mechanism(problems: IssueCollector, kind: str, config: Any, path: str) -> None:
+    """A mechanism's configuration is checked when it is saved, not when an order meets it."""
+    if not isinstance(config, dict):
+        problems.add(path, "the configuration must be an object", "invalid")
+        return
+    try:
+        build(kind, config, path)
+    except ValidationFailed as exc:
+        for i in exc.issues:
+            problems.add(i.path, i.message, i.code, i.value)
 
 
 def _duplicate(kind: str, code: str, field: str = "code") -> DuplicateKey:

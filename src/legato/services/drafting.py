@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from legato.domain.catalog import Account, Channel, OnNoMatch
 from legato.domain.commands import OrderDraft
@@ -24,8 +25,9 @@ from legato.domain.errors import (
 )
 from legato.domain.matching import CustomerRef, match_account, normalise_email, normalise_phone
 from legato.domain.money import is_currency
-from legato.domain.order import OrderLine, Totals, compute_totals, price_line
-from legato.domain.pricing import resolve_unit_price
+from legato.domain.order import OrderLine, Totals, compute_totals
+from legato.domain.pricing import Conversion, PricingFailed, resolve_price
+from legato.services.pricing import apply_discounts, apply_tax, points_money, price_book, round_lines
 from legato.services.uow import UnitOfWork
 
 MAX_QUANTITY = Decimal(1_000_000)
@@ -41,6 +43,8 @@ class Drafted:
     totals: Totals
     new_account: bool = False
     review: list[str] = field(default_factory=list)  # channel SKUs kept as lines awaiting review
+    pricing: dict[str, Any] = field(default_factory=dict)  # the order's pricing record
+    stale_rates: list[Conversion] = field(default_factory=list)  # conversions on a stale rate
 
 
 def load_channel(uow: UnitOfWork, code: str) -> Channel:
@@ -120,6 +124,7 @@ def draft_lines(
         draft.currency or (account.currency if account and account.currency else None) or channel.currency
     )
     problems = IssueCollector()
+    conversions: list[Conversion] = []
     if not is_currency(currency):
         problems.add(
             "currency", f"{currency!r} is not an ISO 4217 currency code", "unknown_currency", currency
@@ -131,10 +136,9 @@ def draft_lines(
 
     skus = sorted({ln.sku for ln in draft.lines})
     products = uow.products.get_many(skus)
-    contract = None
-    if account is not None and account.pricelist_code:
-        contract = uow.pricelists.get_by_code(account.pricelist_code, skus)
+    book = price_book(uow, channel, account, currency, skus)
     today = uow.now().date()
+    inclusive = bool(channel.settings.extra.get("prices_include_tax"))
     lines: list[OrderLine] = []
     review: list[str] = []
     review_unknown = channel.settings.extra.get("unknown_sku") == "review"
@@ -152,50 +156,69 @@ def draft_lines(
         product = products.get(ln.sku)
         if (product is None or not product.active) and review_unknown:
             review.append(ln.sku)
-            lines.append(price_line(OrderLine(
+            lines.append(OrderLine(
                 line_no=i + 1, sku=ln.sku, name=ln.name or ln.sku, quantity=ln.quantity,
                 unit_price=ln.unit_price or Decimal(0), price_source="unmapped", discount=ln.discount,
-                tax_rate=ln.tax_rate, status="review"), currency, uow.rounding))  # fmt: skip
+                tax_rate=ln.tax_rate or Decimal(0), status="review"))  # fmt: skip
             continue
         if product is None or not product.active:
             problems.add(f"{path}.sku", f"no active product with SKU {ln.sku!r}", "unknown_sku", ln.sku)
             error_kind = UnknownProduct
             continue
-        priced = resolve_unit_price(
-            product,
-            currency,
-            sent_price=ln.unit_price,
-            policy=channel.settings.price_policy,
-            contract=contract,
-            on=today,
-            rounding=uow.rounding,
-        )
-        if priced is None:
-            problems.add(
-                f"{path}.sku", f"product {ln.sku} has no price in {currency}", "price_not_found", ln.sku
-            )
-            error_kind = PriceNotFound if error_kind is ValidationFailed else error_kind
+        try:
+            priced = resolve_price(
+                book, product, ln.quantity, inputs=ln.inputs, sent_price=ln.unit_price,
+                policy=channel.settings.price_policy, on=today, path=path,
+            )  # fmt: skip
+        except PricingFailed as exc:
+            for issue in exc.issues:
+                problems.add(issue.path, issue.message, issue.code, issue.value)
+            if any(i.code in ("price_not_found", "rate_missing") for i in exc.issues):
+                error_kind = PriceNotFound if error_kind is ValidationFailed else error_kind
             continue
+        if priced.conversion is not None:
+            conversions.append(priced.conversion)
         lines.append(
-            price_line(
-                OrderLine(
-                    line_no=i + 1,
-                    sku=product.sku,
-                    name=ln.name or product.name,
-                    quantity=ln.quantity,
-                    unit_price=priced.unit_price,
-                    price_source=priced.source,
-                    discount=ln.discount,
-                    tax_rate=ln.tax_rate,
-                ),
-                currency,
-                uow.rounding,
+            OrderLine(
+                line_no=i + 1,
+                sku=product.sku,
+                name=ln.name or product.name,
+                quantity=ln.quantity,
+                unit_price=priced.unit_price,
+                price_source=priced.source,
+                discount=ln.discount,
+                tax_rate=ln.tax_rate or Decimal(0),
+                detail=priced.detail,
+                charge=priced.charge,
             )
         )
     problems.raise_if_any(error_kind)
-    totals = compute_totals(lines, currency, draft.shipping, draft.shipping_tax_rate, uow.rounding)
+    sent = {i + 1: ln.tax_rate for i, ln in enumerate(draft.lines)}
+    lines = apply_tax(uow, lines, sent, products, draft)
+    lines = round_lines(lines, currency, uow.rounding, inclusive)
+    lines, adjustments = apply_discounts(uow, lines, products, draft, channel, account, currency, today)
+    if adjustments:
+        lines = round_lines(lines, currency, uow.rounding, inclusive)
+    totals = compute_totals(
+        lines, currency, draft.shipping, draft.shipping_tax_rate, uow.rounding,
+        inclusive=inclusive, points=points_money(adjustments),
+    )  # fmt: skip
+    pricing: dict[str, Any] = {"prices_include_tax": inclusive} if inclusive else {}
+    if adjustments:
+        pricing["adjustments"] = adjustments
+    if conversions:
+        pricing["fx"] = _rates_used(conversions)
     customer = _snapshot(draft.customer, account)
-    return Drafted(channel, account, customer, currency, lines, totals, new_account, review)
+    drafted = Drafted(channel, account, customer, currency, lines, totals, new_account, review, pricing)
+    drafted.stale_rates = [c for c in conversions if c.stale]
+    return drafted
+
+
+def _rates_used(conversions: list[Conversion]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for c in conversions:
+        seen.setdefault(c.from_currency, c.as_dict())
+    return list(seen.values())
 
 
 def _snapshot(ref: CustomerRef | None, account: Account | None) -> CustomerRef:

@@ -9,6 +9,7 @@ from legato.domain.errors import DuplicateKey, FieldIssue, NotFound, ValidationF
 from legato.domain.lifecycle import INITIAL_STATUSES, OrderStatus, parse_status
 from legato.domain.order import SalesOrder
 from legato.services.drafting import check_channel, draft_lines
+from legato.services.pricing import redeem
 from legato.services.uow import UnitOfWork
 
 
@@ -50,6 +51,7 @@ def place_order(uow: UnitOfWork, cmd: PlaceOrder) -> PlaceResult:
             shipping=draft.shipping,
             shipping_tax_rate=draft.shipping_tax_rate,
             totals=d.totals,
+            pricing=d.pricing,
             priority=draft.priority,
             tags=draft.tags,
             notes=draft.notes,
@@ -61,6 +63,12 @@ def place_order(uow: UnitOfWork, cmd: PlaceOrder) -> PlaceResult:
             order.held_from = draft.status if draft.status is not OrderStatus.ON_HOLD else OrderStatus.CREATED
             order.status = OrderStatus.ON_HOLD
             reason = f"{len(d.review)} line(s) await review: unknown SKU {', '.join(d.review)}"
+        elif d.stale_rates and uow.pricing.stale_policy == "wait":
+            # priced on an exchange rate older than the business accepts: a person checks it
+            order.held_from = draft.status if draft.status is not OrderStatus.ON_HOLD else OrderStatus.CREATED
+            order.status = OrderStatus.ON_HOLD
+            stale = ", ".join(f"{c.from_currency}->{d.currency} of {c.as_of}" for c in d.stale_rates)
+            reason = f"priced on a stale exchange rate ({stale}); check the prices, then release"
         elif order.status is OrderStatus.ON_HOLD:
             order.held_from = OrderStatus.CREATED
         try:
@@ -71,6 +79,8 @@ def place_order(uow: UnitOfWork, cmd: PlaceOrder) -> PlaceResult:
             if existing is None:
                 raise
             return PlaceResult(_get(uow, existing), created=False)
+        if d.pricing.get("adjustments"):
+            redeem(uow, order.id or 0, d.account, d.pricing["adjustments"])
         order.created(cmd.actor, order.created_at or uow.now(), reason)
         persist_changes(uow, order)
         uow.commit()

@@ -9,6 +9,7 @@ from legato.domain.order import SalesOrder
 from legato.domain.quote import Quote, QuoteStatus
 from legato.services.drafting import draft_lines
 from legato.services.orders import persist_changes as _persist_order
+from legato.services.pricing import redeem
 from legato.services.uow import UnitOfWork
 
 
@@ -27,6 +28,7 @@ def create_quote(uow: UnitOfWork, cmd: CreateQuote) -> Quote:
             shipping=cmd.draft.shipping,
             shipping_tax_rate=cmd.draft.shipping_tax_rate,
             totals=d.totals,
+            pricing=d.pricing,
             valid_until=cmd.valid_until,
             notes=cmd.draft.notes,
             created_at=now,
@@ -96,11 +98,15 @@ def convert_quote(uow: UnitOfWork, cmd: ConvertQuote) -> tuple[Quote, SalesOrder
             shipping=quote.shipping,
             shipping_tax_rate=quote.shipping_tax_rate,
             totals=quote.totals,
+            pricing=quote.pricing,
             notes=quote.notes,
             quote_id=quote.id,
             created_at=now,
         )
         uow.orders.add(order)
+        if quote.pricing.get("adjustments"):  # the quote's voucher and points are used now
+            account = uow.accounts.get_by_code(quote.account_code) if quote.account_code else None
+            redeem(uow, order.id or 0, account, quote.pricing["adjustments"])
         order.created(cmd.actor, now, f"converted from quote {quote.number}")
         _persist_order(uow, order)
         quote.order_id = order.id

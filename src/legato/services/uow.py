@@ -8,14 +8,18 @@ for fast service tests. A unit of work is one transaction: whatever a use case w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol, Self
 
 from legato.domain.catalog import Account, Channel, Pricelist, Product
 from legato.domain.events import DomainEvent
+from legato.domain.fx import RateTable
 from legato.domain.matching import CustomerRef
 from legato.domain.order import SalesOrder
+from legato.domain.pricing import PricingPolicy
+from legato.domain.promotions import Promotion, Voucher
 from legato.domain.quote import Quote
+from legato.domain.tax import TaxRules
 
 
 class ChannelRepository(Protocol):
@@ -49,6 +53,11 @@ class PricelistRepository(Protocol):
 
     def add(self, pricelist: Pricelist) -> None: ...
     def update(self, pricelist: Pricelist) -> None: ...
+    def for_order(
+        self, contract_code: str | None, channel_code: str, currency: str, skus: Sequence[str]
+    ) -> tuple[Pricelist | None, list[Pricelist]]:
+        """The contract ``contract_code`` and the channel's lists in ``currency``, items for ``skus``."""
+        ...
 
 
 class OrderRepository(Protocol):
@@ -72,6 +81,19 @@ class Outbox(Protocol):
     def add(self, events: Sequence[DomainEvent], at: datetime) -> None: ...
 
 
+class PricingData(Protocol):
+    """What pricing reads beyond the catalogue; vouchers and points are used in the same transaction."""
+
+    def rates(self, on: date) -> RateTable: ...
+    def tax_rules(self) -> TaxRules: ...
+    def promotions(self, on: date, channel_code: str) -> list[Promotion]: ...
+    def voucher(self, code: str) -> Voucher | None: ...
+    def voucher_uses(self, code: str, account_id: int) -> int: ...
+    def points_balance(self, account_id: int) -> int: ...
+    def redeem(self, voucher_code: str, order_id: int, account_id: int | None) -> None: ...
+    def spend_points(self, account_id: int, points: int, order_id: int) -> None: ...
+
+
 class UnitOfWork(Protocol):
     channels: ChannelRepository
     products: ProductRepository
@@ -80,7 +102,9 @@ class UnitOfWork(Protocol):
     orders: OrderRepository
     quotes: QuoteRepository
     outbox: Outbox
+    pricing_data: PricingData
     rounding: str
+    pricing: PricingPolicy
 
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -95,6 +119,7 @@ __all__ = [
     "OrderRepository",
     "Outbox",
     "PricelistRepository",
+    "PricingData",
     "ProductRepository",
     "QuoteRepository",
     "UnitOfWork",

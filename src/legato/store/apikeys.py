@@ -24,9 +24,17 @@ SCOPES = {
     "orders:read": "read orders, quotes and the catalogue",
     "orders:write": "create and move orders and quotes (implies orders:read)",
     "catalog:write": "create and change products, accounts and pricelists",
+    "workflows:write": "create, change, enable and disable workflows (implies orders:read)",
+    "approver": "accept or reject approval requests (implies orders:read)",
     "admin": "everything, including channels (with their secrets)",
 }
-IMPLIES = {"admin": set(SCOPES), "orders:write": {"orders:read"}, "catalog:write": {"orders:read"}}
+IMPLIES = {
+    "admin": set(SCOPES),
+    "orders:write": {"orders:read"},
+    "catalog:write": {"orders:read"},
+    "workflows:write": {"orders:read"},
+    "approver": {"orders:read"},
+}
 
 
 @dataclass(frozen=True)

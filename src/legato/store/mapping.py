@@ -76,6 +76,8 @@ def product_from_row(r: Any) -> Product:
         prices={c: Decimal(v) for c, v in (r.prices or {}).items()},
         active=r.active,
         id=r.id,
+        pricing=r.pricing or None,
+        tax_class=r.tax_class,
     )
 
 
@@ -92,6 +94,8 @@ def product_to_row(p: Product) -> dict[str, Any]:
         "weight_kg": p.weight_kg,
         "prices": {c: format(v, "f") for c, v in sorted(p.prices.items())},
         "active": p.active,
+        "pricing": p.pricing or None,
+        "tax_class": p.tax_class,
     }
 
 
@@ -145,11 +149,19 @@ def totals_to_row(t: Totals) -> dict[str, Any]:
         "shipping": t.shipping,
         "tax_total": t.tax,
         "grand_total": t.grand_total,
+        "points_total": t.points,
     }
 
 
 def totals_from_row(r: Any) -> Totals:
-    return Totals(r.subtotal, r.discount_total, r.shipping, r.tax_total, r.grand_total)
+    return Totals(
+        r.subtotal,
+        r.discount_total,
+        r.shipping,
+        r.tax_total,
+        r.grand_total,
+        ZERO if r.points_total is None else r.points_total,
+    )
 
 
 def line_to_row(parent_key: str, parent_id: int, ln: OrderLine) -> dict[str, Any]:
@@ -167,6 +179,7 @@ def line_to_row(parent_key: str, parent_id: int, ln: OrderLine) -> dict[str, Any
         "tax": ln.tax,
         "total": ln.total,
         "status": ln.status,
+        "price_detail": dict(ln.detail) or None,
     }
 
 
@@ -184,6 +197,7 @@ def line_from_row(r: Any) -> OrderLine:
         tax=r.tax,
         total=r.total,
         status=r.status,
+        detail=r.price_detail or {},
     )
 
 

@@ -186,14 +186,31 @@ _P, _PI = t.pricelists, t.pricelist_items
 
 
 _ON_ITEMS = _PI.c.pricelist_id == _P.c.id
-_PRICELIST_COLS = (_P, _PI.c.sku, _PI.c.unit_price)
+_PRICELIST_COLS = (_P, _PI.c.sku, _PI.c.unit_price, _PI.c.pricing.label("item_pricing"),
+                   t.channels.c.code.label("channel_code"))  # fmt: skip
+_P_FROM = _P.outerjoin(t.channels, t.channels.c.id == _P.c.channel_id)
 _PRICELIST_ALL = (
-    select(*_PRICELIST_COLS).select_from(_P.outerjoin(_PI, _ON_ITEMS)).where(_P.c.code == bindparam("code"))
+    select(*_PRICELIST_COLS)
+    .select_from(_P_FROM.outerjoin(_PI, _ON_ITEMS))
+    .where(_P.c.code == bindparam("code"))
 )
 _PRICELIST_FOR_SKUS = (
     select(*_PRICELIST_COLS)
-    .select_from(_P.outerjoin(_PI, and_(_ON_ITEMS, _PI.c.sku.in_(bindparam("skus", expanding=True)))))
+    .select_from(_P_FROM.outerjoin(_PI, and_(_ON_ITEMS, _PI.c.sku.in_(bindparam("skus", expanding=True)))))
     .where(_P.c.code == bindparam("code"))
+)
+#: what one order's pricing reads in one query: the account's contract (by code) and the
+#: channel's lists in the order's currency, each with its items for the order's SKUs
+_ORDER_LISTS = (
+    select(*_PRICELIST_COLS)
+    .select_from(_P_FROM.outerjoin(_PI, and_(_ON_ITEMS, _PI.c.sku.in_(bindparam("skus", expanding=True)))))
+    .where(
+        or_(
+            _P.c.code == bindparam("code"),
+            and_(t.channels.c.code == bindparam("channel"), _P.c.currency == bindparam("currency")),
+        )
+    )
+    .order_by(_P.c.id)
 )
 
 
@@ -207,20 +224,20 @@ class SqlPricelists:
             rows = self.conn.execute(_PRICELIST_ALL, {"code": code}).all()
         else:
             rows = self.conn.execute(_PRICELIST_FOR_SKUS, {"code": code, "skus": list(skus)}).all()
-        if not rows:
-            return None
-        r = rows[0]
-        return Pricelist(
-            code=r.code,
-            name=r.name,
-            currency=r.currency,
-            kind=PricelistKind(r.kind),
-            percent_off=r.percent_off,
-            items={x.sku: x.unit_price for x in rows if x.sku},
-            valid_from=r.valid_from,
-            valid_to=r.valid_to,
-            id=r.id,
-        )
+        return _pricelist(rows) if rows else None
+
+    def for_order(
+        self, contract_code: str | None, channel_code: str, currency: str, skus: Sequence[str]
+    ) -> tuple[Pricelist | None, list[Pricelist]]:
+        """The contract ``contract_code`` and the channel's lists in ``currency``, with their
+        items for ``skus``, in one query."""
+        params = {"code": contract_code, "channel": channel_code, "currency": currency, "skus": list(skus)}
+        by_id: dict[int, list[Any]] = {}
+        for r in self.conn.execute(_ORDER_LISTS, params):
+            by_id.setdefault(r.id, []).append(r)
+        found = [_pricelist(group) for group in by_id.values()]
+        contract = next((p for p in found if p.code == contract_code), None)
+        return contract, [p for p in found if p.channel_code == channel_code and p.currency == currency]
 
     def _row(self, p: Pricelist) -> dict[str, Any]:
         return {
@@ -232,25 +249,52 @@ class SqlPricelists:
             "valid_from": p.valid_from,
             "valid_to": p.valid_to,
             "updated_at": self.now,
+            "channel_id": _id_of(t.channels, "channel_code") if p.channel_code else None,
         }
 
     def _items(self, p: Pricelist) -> None:
         self.conn.execute(_PI.delete().where(_PI.c.pricelist_id == p.id))
-        if p.items:
-            self.conn.execute(
-                insert(_PI),
-                [{"pricelist_id": p.id, "sku": s, "unit_price": v} for s, v in sorted(p.items.items())],
-            )
+        rows: list[dict[str, Any]] = [
+            {"pricelist_id": p.id, "sku": s, "unit_price": v, "pricing": None}
+            for s, v in sorted(p.items.items())
+        ]
+        rows += [
+            {"pricelist_id": p.id, "sku": s, "unit_price": None, "pricing": v}
+            for s, v in sorted(p.item_pricing.items())
+            if s not in p.items
+        ]
+        if rows:
+            self.conn.execute(insert(_PI), rows)
 
     def add(self, p: Pricelist) -> None:
         p.id = self.conn.execute(
-            insert(_P).values(**self._row(p), created_at=self.now).returning(_P.c.id)
+            insert(_P).values(**self._row(p), created_at=self.now).returning(_P.c.id),
+            {"channel_code": p.channel_code},
         ).scalar_one()
         self._items(p)
 
     def update(self, p: Pricelist) -> None:
-        self.conn.execute(update(_P).where(_P.c.id == p.id).values(**self._row(p)))
+        self.conn.execute(
+            update(_P).where(_P.c.id == p.id).values(**self._row(p)), {"channel_code": p.channel_code}
+        )
         self._items(p)
+
+
+def _pricelist(rows: Sequence[Any]) -> Pricelist:
+    r = rows[0]
+    return Pricelist(
+        code=r.code,
+        name=r.name,
+        currency=r.currency,
+        kind=PricelistKind(r.kind),
+        percent_off=r.percent_off,
+        items={x.sku: x.unit_price for x in rows if x.sku and x.unit_price is not None},
+        item_pricing={x.sku: dict(x.item_pricing) for x in rows if x.sku and x.item_pricing},
+        valid_from=r.valid_from,
+        valid_to=r.valid_to,
+        id=r.id,
+        channel_code=r.channel_code,
+    )
 
 
 _O, _OL, _TL = t.orders, t.order_lines, t.order_timeline
@@ -266,6 +310,7 @@ def _document_row(doc: SalesOrder | Quote) -> dict[str, Any]:
         "shipping_tax_rate": doc.shipping_tax_rate,
         **m.totals_to_row(doc.totals),
         "notes": doc.notes,
+        "pricing": dict(doc.pricing) or None,
     }
 
 
@@ -407,6 +452,7 @@ def load_order(conn: Connection, order_id: int, *, for_update: bool = False) -> 
         shipping=r.shipping,
         shipping_tax_rate=r.shipping_tax_rate,
         totals=m.totals_from_row(r),
+        pricing=r.pricing or {},
         priority=r.priority,
         tags=tuple(r.tags or ()),
         notes=r.notes,
@@ -485,6 +531,7 @@ def load_quote(conn: Connection, quote_id: int, *, for_update: bool = False) -> 
         shipping=r.shipping,
         shipping_tax_rate=r.shipping_tax_rate,
         totals=m.totals_from_row(r),
+        pricing=r.pricing or {},
         valid_until=r.valid_until,
         notes=r.notes,
         order_id=r.order_id,

@@ -72,6 +72,8 @@ products = Table(
     Column("weight_kg", Dec(12, 3), nullable=True),
     Column("prices", JSONDoc, nullable=False),  # {"GBP": "12.50", ...}: decimal strings, exact
     Column("active", Boolean, nullable=False, default=True),
+    Column("pricing", JSONDoc, nullable=True),  # 0005: a mechanism other than simple, per currency
+    Column("tax_class", String(40), nullable=True),  # 0004: "standard" when none
     *_stamps(),
 )
 
@@ -87,6 +89,7 @@ pricelists = Table(
     Column("valid_from", Date, nullable=True),
     Column("valid_to", Date, nullable=True),
     *_stamps(),
+    Column("channel_id", Id, ForeignKey("channels.id"), nullable=True),  # 0005: a channel's list
 )
 
 pricelist_items = Table(
@@ -94,7 +97,8 @@ pricelist_items = Table(
     metadata,
     Column("pricelist_id", Id, ForeignKey("pricelists.id", ondelete="CASCADE"), primary_key=True),
     Column("sku", String(64), primary_key=True),
-    Column("unit_price", Dec(), nullable=False),
+    Column("unit_price", Dec(), nullable=True),  # a fixed price, or (0005) None with ``pricing``
+    Column("pricing", JSONDoc, nullable=True),  # 0005: the list's own mechanism for the SKU
 )
 
 accounts = Table(
@@ -136,6 +140,8 @@ def _document_columns() -> list[Column[Any]]:
         Column("tax_total", Dec(), nullable=False),
         Column("grand_total", Dec(), nullable=False),
         Column("notes", Text, nullable=True),
+        Column("points_total", Dec(), nullable=True),  # 0005: loyalty points redeemed, as money
+        Column("pricing", JSONDoc, nullable=True),  # 0005: inclusive prices, adjustments, rates used
     ]
 
 
@@ -154,6 +160,7 @@ def _line_columns(parent: str) -> list[Column[Any]]:
         Column("tax", Dec(), nullable=False),
         Column("total", Dec(), nullable=False),
         Column("status", String(20), nullable=False),
+        Column("price_detail", JSONDoc, nullable=True),  # 0005: list, mechanism, rule, inputs, parts, fx, tax
     ]
 
 
@@ -292,7 +299,113 @@ channel_state = Table(
 
 # --- 0003: currency rates ---------------------------------------------------------------
 
+fx_rates = Table(
+    "fx_rates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("base", String(3), nullable=False),
+    Column("quote", String(3), nullable=False),
+    Column("rate", Dec(24, 12), nullable=False),  # 1 base = rate quote
+    Column("as_of", Date, nullable=False),  # the day the provider published it for
+    Column("provider", String(20), nullable=False),  # "ecb", "manual"
+    Column("fetched_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("provider", "base", "quote", "as_of", name="uq_fx_rates_provider_base_quote_as_of"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),  # "fx_feed", "fx_stale"
+    Column("subject", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("raised_at", UTCDateTime(), nullable=False),  # first raised
+    Column("last_raised_at", UTCDateTime(), nullable=False),  # raised again while open
+    Column("cleared_at", UTCDateTime(), nullable=True),
+)
+# one open alert per (kind, subject): raising it again updates that one
+Index(
+    "ix_alerts_open_kind_subject",
+    alerts.c.kind,
+    alerts.c.subject,
+    unique=True,
+    sqlite_where=alerts.c.cleared_at.is_(None),
+    postgresql_where=alerts.c.cleared_at.is_(None),
+)
+
 # --- 0004: promotions, vouchers, loyalty points, tax rates ---------------------------------
+
+promotions = Table(
+    "promotions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),  # percent | fixed | buy_x_get_y
+    Column("level", String(10), nullable=False),  # line | order
+    Column("value", Dec(), nullable=False),
+    Column("currency", String(3), nullable=True),
+    Column("filters", JSONDoc, nullable=False),  # {"skus": [...], "categories": [...], "tags": [...]}
+    Column("min_subtotal", Dec(), nullable=True),
+    Column("buy_qty", Integer, nullable=True),
+    Column("get_qty", Integer, nullable=True),
+    Column("channels", JSONDoc, nullable=False),  # channel codes; [] = every channel
+    Column("valid_from", Date, nullable=True),
+    Column("valid_to", Date, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("exclusive", Boolean, nullable=False),
+    *_stamps(),
+)
+
+vouchers = Table(
+    "vouchers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),  # upper case
+    Column("promotion_id", Id, ForeignKey("promotions.id"), nullable=False, index=True),
+    Column("usage_limit", Integer, nullable=True),
+    Column("used", Integer, nullable=False),
+    Column("per_account_limit", Integer, nullable=True),
+    Column("valid_from", Date, nullable=True),
+    Column("valid_to", Date, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+voucher_redemptions = Table(
+    "voucher_redemptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("voucher_id", Id, ForeignKey("vouchers.id"), nullable=False),
+    Column("order_id", Id, nullable=False),  # like inbox.order_id: no cross-context foreign key
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    UniqueConstraint("voucher_id", "order_id", name="uq_voucher_redemptions_voucher_id_order_id"),
+    Index("ix_voucher_redemptions_voucher_id_account_id", "voucher_id", "account_id"),
+)
+
+loyalty_ledger = Table(
+    "loyalty_ledger",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("points", Integer, nullable=False),  # + earned or credited, - redeemed or debited
+    Column("order_id", Id, nullable=True),
+    Column("reason", String(200), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_loyalty_ledger_account_id_id", "account_id", "id"),
+)
+
+tax_rates = Table(
+    "tax_rates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("region", String(10), nullable=False),  # "GB", "US-CA"
+    Column("tax_class", String(40), nullable=False),  # "standard", "reduced", "zero" ...
+    Column("rate", Dec(9, 6), nullable=False),  # 0.200000 for 20 %
+    Column("name", String(100), nullable=False),
+    UniqueConstraint("region", "tax_class", name="uq_tax_rates_region_tax_class"),
+)
 
 # --- 0005: pricing mechanisms, price detail, order adjustments (columns above) -----------
 
@@ -318,6 +431,135 @@ outbound_documents = Table(
 
 # --- 0007: spreadsheet import jobs ------------------------------------------------------
 
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("channels.id"), nullable=False),
+    Column("filename", String(255), nullable=False),  # as uploaded
+    Column("format", String(10), nullable=False),  # csv | xlsx
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("path", String(1000), nullable=False),  # the raw file, kept under the import_dir setting
+    Column("mode", String(20), nullable=False),  # all_or_nothing | valid_only
+    Column("state", String(20), nullable=False),  # received validating importing done failed rejected
+    Column("actor", String(120), nullable=False),  # who imported it (on each order's timeline)
+    Column("rows_total", Integer, nullable=True),  # data rows, known after validation
+    Column("rows_done", Integer, nullable=False),
+    Column("orders_created", Integer, nullable=False),
+    Column("orders_existing", Integer, nullable=False),
+    Column("orders_rejected", Integer, nullable=False),
+    Column("errors", JSONDoc, nullable=False),  # [{row, column, header, message, code, order_ref}], capped
+    Column("errors_total", Integer, nullable=False),  # every problem found, also past the cap
+    Column("reason", Text, nullable=True),  # why it was rejected or failed
+    Column("attempts", Integer, nullable=False),
+    *_stamps(),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("channel_id", "sha256", name="uq_import_jobs_channel_id_sha256"),
+    Index("ix_import_jobs_state_id", "state", "id"),
+)
+
 # --- 0008: files seen on SFTP channels --------------------------------------------------
 
+sftp_files = Table(
+    "sftp_files",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(500), nullable=False),  # the file name in the channel's inbound folder
+    Column("size", BigInteger, nullable=False),  # bytes, as listed
+    Column("mtime", BigInteger, nullable=False),  # seconds since the epoch, as listed
+    Column("sha256", String(64), nullable=True),  # once downloaded
+    Column("state", String(20), nullable=False),  # seen | taken | processed | error | duplicate
+    Column("inbox_id", Id, nullable=True),  # the inbox entry that holds its bytes
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("channel_id", "name", "size", "mtime", name="uq_sftp_files_channel_id_name_size_mtime"),
+    Index("ix_sftp_files_channel_id_name_sha256", "channel_id", "name", "sha256"),
+)
+
 # --- 0009: IoT sensor readings and replenishment rules -----------------------------------
+
+sensor_readings = Table(
+    "sensor_readings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("channels.id"), nullable=False),
+    Column("device_id", String(120), nullable=False),
+    Column("metric", String(60), nullable=False),
+    Column("value", Dec(), nullable=False),
+    Column("unit", String(20), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),  # the reading's own time (the device's clock)
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("inbox_id", Id, nullable=True),  # the delivery it came in (inbox.id)
+    # a re-delivered reading is stored once
+    UniqueConstraint("channel_id", "device_id", "metric", "at"),
+    Index("ix_sensor_readings_device_id_metric_at", "device_id", "metric", "at"),
+)
+
+replenishment_rules = Table(
+    "replenishment_rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("channel_id", Id, ForeignKey("channels.id"), nullable=False),
+    Column("device_id", String(120), nullable=False),
+    Column("metric", String(60), nullable=False),
+    Column("comparison", String(10), nullable=False),  # "below" | "above"
+    Column("threshold", Dec(), nullable=False),
+    Column("rearm", Dec(), nullable=False),  # the hysteresis level
+    Column("account_code", String(40), nullable=False),
+    Column("shipping_address", JSONDoc, nullable=True),
+    Column("sku", String(64), nullable=False),
+    Column("quantity_mode", String(20), nullable=False),  # "fixed" | "up_to_par"
+    Column("quantity", Dec(), nullable=True),
+    Column("par_level", Dec(), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("armed", Boolean, nullable=False),
+    Column("last_reading_at", UTCDateTime(), nullable=True),
+    Column("open_order_id", Id, ForeignKey("orders.id"), nullable=True),
+    Column("breaches", Integer, nullable=False),
+    *_stamps(),
+    Index("ix_replenishment_rules_channel_id_device_id_metric", "channel_id", "device_id", "metric"),
+)
+
+# --- 0010: usage plans and billing runs ------------------------------------------------------
+
+usage_plans = Table(
+    "usage_plans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("channel_id", Id, ForeignKey("channels.id"), nullable=False),  # bills go there, in its currency
+    Column("device_id", String(120), nullable=False),
+    Column("metric", String(60), nullable=False),  # a cumulative counter (operating_hours, kWh ...)
+    Column("readings_channel_id", Id, ForeignKey("channels.id"), nullable=True),  # None: any channel's
+    Column("account_code", String(40), nullable=False),
+    Column("sku", String(64), nullable=False),  # the product billed; the usage is its line input
+    Column("active", Boolean, nullable=False),
+    *_stamps(),
+)
+
+billing_runs = Table(
+    "billing_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("period_start", Date, nullable=False),  # first day billed
+    Column("period_end", Date, nullable=False),  # last day billed (inclusive)
+    Column("channel_id", Id, ForeignKey("channels.id"), nullable=True),  # None: every channel's plans
+    Column("state", String(20), nullable=False),  # running | done | failed
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("orders_created", Integer, nullable=False),
+    Column("orders_existing", Integer, nullable=False),  # billed by an earlier run
+    Column("bills", JSONDoc, nullable=False),  # [{plan, order, created, usage, readings, amount, currency}]
+    Column("refused", JSONDoc, nullable=False),  # [{plan, reason, code, errors}]
+    Column("reason", Text, nullable=True),  # why a run failed
+    Column("created_by", String(120), nullable=False),
+    Index("ix_billing_runs_period_start_period_end", "period_start", "period_end"),
+)
+
+
+# --- 0011 and 0012 live in their own modules, registered on this metadata: the workflow
+# engine (store/workflow_tables.py) and the control tower's users (store/user_tables.py)
+from legato.store import user_tables, workflow_tables  # noqa: E402, F401

@@ -9,16 +9,19 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 
 from legato.domain.money import DEFAULT_ROUNDING
+from legato.domain.pricing import PricingPolicy
 from legato.services.uow import (
     AccountRepository,
     ChannelRepository,
     OrderRepository,
     Outbox,
     PricelistRepository,
+    PricingData,
     ProductRepository,
     QuoteRepository,
 )
 from legato.store.db import write_lock
+from legato.store.pricing_data import SqlPricingData
 from legato.store.repositories import (
     SqlAccounts,
     SqlChannels,
@@ -43,8 +46,12 @@ class SqlUnitOfWork:
         *,
         rounding: str = DEFAULT_ROUNDING,
         clock: Callable[[], datetime] = utcnow,
+        pricing: PricingPolicy | None = None,
+        fx_provider: str = "ecb",
     ) -> None:
         self.engine, self.box, self.rounding, self.clock = engine, box, rounding, clock
+        self.pricing = pricing or PricingPolicy()
+        self.fx_provider = fx_provider
         self.conn: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -68,6 +75,7 @@ class SqlUnitOfWork:
         self.orders: OrderRepository = SqlOrders(conn)
         self.quotes: QuoteRepository = SqlQuotes(conn)
         self.outbox: Outbox = SqlOutbox(conn)
+        self.pricing_data: PricingData = SqlPricingData(conn, self.fx_provider)
         return self
 
     def __exit__(self, *exc: object) -> None:

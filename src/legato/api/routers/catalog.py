@@ -122,6 +122,8 @@ def _product(body: s.ProductIn) -> Product:
         weight_kg=body.weight_kg,
         prices=dict(body.prices),
         active=body.active,
+        pricing=body.pricing.model_dump() if body.pricing else None,
+        tax_class=body.tax_class,
     )
 
 
@@ -237,6 +239,8 @@ def _pricelist(body: s.PricelistIn) -> Pricelist:
         items=dict(body.items),
         valid_from=body.valid_from,
         valid_to=body.valid_to,
+        channel_code=body.channel,
+        item_pricing={k: dict(v) for k, v in body.item_pricing.items()},
     )
 
 

@@ -21,6 +21,12 @@ REGISTRY: dict[str, str] = {
     "pos": "legato.intake.adapters.square",  # point of sale, Square Orders API webhooks
     "square": "legato.intake.adapters.square",
     "magento": "legato.intake.adapters.magento",  # pull: Magento 2 / Adobe Commerce REST API
+    "usage-readings": "legato.intake.usage_readings",  # metered usage by API/CSV (replay of stored bodies)
+    "spreadsheet": "legato.intake.adapters.spreadsheet",  # CSV / XLSX files of orders (POST, SFTP)
+    "iot": "legato.intake.adapters.iot",  # sensor readings (signed HTTP, MQTT): replenishment rules
+    "edifact": "legato.intake.adapters.edifact",  # EDIFACT ORDERS D.96A/D.01B (EANCOM); CONTRL back
+    "edi-x12": "legato.intake.adapters.x12",  # X12 850 purchase orders (4010/5010); 997 and 855 back
+    "sftp": "legato.intake.adapters.sftp",  # files pulled from a partner's SFTP folder (any format above)
 }
 
 

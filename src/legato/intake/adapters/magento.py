@@ -434,7 +434,7 @@ def _component(item: dict[str, Any], path: str, problems: IssueCollector) -> Lin
     sku, quantity = _sku(item, path, problems), _quantity(item, path, problems)
     if sku is None or quantity is None:
         return None
-    return LineDraft(sku, quantity, ZERO, text_at(item, "name"))
+    return LineDraft(sku, quantity, ZERO, text_at(item, "name"), tax_rate=ZERO)
 
 
 def _sku(item: dict[str, Any], path: str, problems: IssueCollector) -> str | None:

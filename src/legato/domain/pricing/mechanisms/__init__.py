@@ -28,6 +28,12 @@ ZERO = Decimal(0)
 #: mechanism kind -> module defining MECHANISM
 REGISTRY: dict[str, str] = {
     "simple": "legato.domain.pricing.mechanisms.simple",  # a unit price
+    "slabs": "legato.domain.pricing.mechanisms.slabs",  # quantity slabs, graduated or volume
+    "rental": "legato.domain.pricing.mechanisms.rental",  # per hour/day/week/month of hire
+    "distance": "legato.domain.pricing.mechanisms.distance",  # base + per km, or km bands
+    "zone_weight": "legato.domain.pricing.mechanisms.zone_weight",  # courier zones x weight bands
+    "usage": "legato.domain.pricing.mechanisms.usage",  # metered: allowance, bands or overage
+    "rate_card": "legato.domain.pricing.mechanisms.rate_card",  # a table over any variables
 }
 
 

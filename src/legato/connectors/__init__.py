@@ -1,0 +1,1 @@
+"""Outbound connectors: Legato calling other systems (rates feeds, later ERP, webhooks, carriers)."""

@@ -1,0 +1,1 @@
+"""Electronic data interchange: EDIFACT and X12 readers and the documents Legato sends back."""
