@@ -126,12 +126,7 @@ def apply_discounts(
     promotions = data.promotions(on, channel.code)
     if not promotions and draft.voucher is None and not draft.points:
         return lines, []
-    open_lines = [ln for ln in lines if ln.status == "open"]
-    subject = [
-        DiscountLine(ln.line_no, ln.sku, _product(products, ln.sku).category, _product(products, ln.sku).tags,
-                     ln.quantity, ln.unit_price, ln.amount - ln.discount)
-        for ln in open_lines
-    ]  # fmt: skip
+    subject = [_discount_line(ln, products) for ln in lines if ln.status == "open"]
     voucher = None
     uses = 0
     if draft.voucher is not None:
@@ -173,8 +168,12 @@ def apply_discounts(
     return out, adjustments
 
 
-def _product(products: Mapping[str, Product], sku: str) -> Product:
-    return products.get(sku) or Product(sku=sku, name=sku)
+def _discount_line(ln: OrderLine, products: Mapping[str, Product]) -> DiscountLine:
+    """What promotions look at: the line, and its product's category and tags."""
+    product = products.get(ln.sku)
+    category, tags = (product.category, product.tags) if product is not None else (None, ())
+    net = ln.amount - ln.discount
+    return DiscountLine(ln.line_no, ln.sku, category, tags, ln.quantity, ln.unit_price, net)
 
 
 def points_money(adjustments: list[dict[str, Any]]) -> Decimal:
