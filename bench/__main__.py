@@ -2,7 +2,7 @@
 
 import sys
 
-from bench import core, imports, intake, pricing, workflow
+from bench import core, imports, intake, pricing, web, workflow
 
 sys.exit(
     core.main(sys.argv[1:])
@@ -10,4 +10,5 @@ sys.exit(
     or pricing.main([])
     or imports.main([])
     or workflow.main(sys.argv[1:])
+    or web.main(sys.argv[1:])
 )

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -289,3 +290,30 @@ def test_reading_the_posted_form_keeps_every_line_as_typed(
     assert f.notes == notes
     raw, _ = ef.body(f, "order", None)
     assert [ln["sku"] for ln in raw["lines"]] == [s for s, _, _ in lines]
+
+
+DOC = Path(__file__).parents[2] / "docs" / "control-tower-pages.md"
+
+
+def test_the_documented_entry_is_kept_in_the_inbox_as_the_documented_json(
+    web: TestClient, runtime: Runtime, trade: dict[str, str]
+) -> None:
+    documented = json.loads(re.findall(r"```json\n(.*?)```", DOC.read_text(), re.S)[0])
+    sign_in(web, runtime, "sales")
+    data = form(
+        web,
+        channel="B2B",
+        account="ACME",
+        lines=[("TEA-100", "10")],
+        intent="save:order",
+        billing_name="Acme Trading",
+        billing_line1="1 Dock Road",
+        billing_city="Rotterdam",
+        billing_country="NL",
+        external_reference="PO-1",
+    )
+    assert web.post("/orders/new", data=data).status_code == 303
+    order = queries.get_order(runtime.engine, 1)
+    assert order is not None
+    entry = inbox.get(runtime.engine, order.inbox_id or 0)
+    assert entry is not None and json.loads(entry.body) == documented

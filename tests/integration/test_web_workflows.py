@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from tests.workflow_actions import order as wf_order
 from tests.workflow_actions import shop as wf_shop
@@ -20,7 +22,9 @@ from legato.bootstrap import Runtime
 from legato.store import workflows as store
 from legato.store.job_queries import get_job
 from legato.store.queries import reading
+from legato.web.pages import workflow_form as wf
 from legato.workflow import engine, runner
+from legato.workflow.definitions import from_document
 
 W = "test-host:1:web-b"
 HX = {"HX-Request": "true", "HX-Target": "wf-form"}
@@ -233,3 +237,43 @@ def test_dead_letters_are_listed_and_retried_only_by_roles_that_may(
     assert job is not None and job.state == "queued"
     again = web.post(f"/jobs/{fired}/retry", data={"csrf_token": page_token(web, "/jobs")})
     assert again.status_code == 409
+
+
+DOC = Path(__file__).parents[2] / "docs" / "control-tower-pages.md"
+
+
+def test_the_documented_workflow_is_entered_saved_and_dry_run(
+    web: TestClient, runtime: Runtime, client: TestClient, shop: dict[str, str]
+) -> None:
+    example = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)[0])
+    f = wf.WorkflowForm.of(from_document(example))
+    fields = {
+        "name": f.name,
+        "description": f.description,
+        "trigger": f.trigger,
+        "condition": f.condition,
+        "priority": f.priority,
+        "steps": [(s.action, s.params) for s in f.steps],
+    }
+    sign_in(web, runtime, "admin")
+    r = web.post("/workflows/edit", data=editor(web, intent="save", **fields))
+    assert r.status_code == 303 and version(runtime, example["name"]) == 1
+    big = client.post(
+        "/api/v1/orders",
+        json={"channel": "B2B", "customer": {"code": "ACME"}, "lines": [{"sku": "TEA-100", "quantity": 300}]},
+        headers=shop,
+    )
+    small = client.post(
+        "/api/v1/orders",
+        json={"channel": "B2B", "customer": {"code": "ACME"}, "lines": [{"sku": "TEA-100", "quantity": 3}]},
+        headers=shop,
+    )
+    assert big.status_code == small.status_code == 201
+    yes = web.post(
+        "/workflows/dry-run", data=editor(web, order=big.json()["number"], original=example["name"], **fields)
+    )
+    assert (
+        "✓ big-trade-orders would run: the condition is true" in yes.text and "require_approval" in yes.text
+    )
+    no = web.post("/workflows/dry-run", data=editor(web, order=small.json()["number"], **fields))
+    assert "would not run: the condition is false" in no.text

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Engine, case, func, select, type_coerce
 
 from legato.domain.lifecycle import OrderStatus
 from legato.store import tables as t
@@ -199,41 +199,40 @@ def unpaid_past_terms(conn: Connection, now: datetime, limit: int = 20) -> tuple
     ]
     if not terms:
         return 0, []
-    due = or_(
-        *(and_(_A.c.payment_terms == text, _O.c.created_at < now - timedelta(days=d)) for text, d in terms)
-    )
-    base = _O.join(_A, _A.c.id == _O.c.account_id)
-    where = (due, _O.c.payment_status.in_(UNPAID), _O.c.status.in_(SALES))
-    total = int(conn.execute(select(func.count()).select_from(base).where(*where)).scalar_one())
-    rows = conn.execute(
-        select(
-            _O.c.id,
-            _A.c.code,
-            _A.c.payment_terms,
-            _O.c.currency,
-            _O.c.grand_total,
-            _O.c.payment_status,
-            _O.c.created_at,
+    total, found = 0, []
+    for text, days in terms:
+        # one range per terms: unpaid sales older than the terms, of accounts on these terms; an
+        # index on (payment_status, status, created_at) serves it
+        where = (
+            _O.c.payment_status.in_(UNPAID),
+            _O.c.status.in_(SALES),
+            _O.c.created_at < now - timedelta(days=days),
+            _O.c.account_id.in_(select(_A.c.id).where(_A.c.payment_terms == text)),
         )
-        .select_from(base)
-        .where(*where)
-        .order_by(_O.c.created_at, _O.c.id)
-        .limit(limit)
-    )
-    due_after = dict(terms)
-    return total, [
-        Overdue(
-            r.id,
-            r.code,
-            r.payment_terms,
-            r.currency,
-            r.grand_total,
-            r.payment_status,
-            r.created_at,
-            r.created_at + timedelta(days=due_after[r.payment_terms]),
-        )
-        for r in rows
-    ]
+        rows = conn.execute(
+            select(
+                _O.c.id,
+                _A.c.code,
+                _O.c.currency,
+                _O.c.grand_total,
+                _O.c.payment_status,
+                _O.c.created_at,
+                func.count().over().label("matching"),  # how many in all, in the same pass
+            )
+            .select_from(_O.join(_A, _A.c.id == _O.c.account_id))
+            .where(*where)
+            # sorted after the filter: ordering by the bare column would tempt the planner to walk
+            # the whole created-at index looking for the few unpaid orders
+            .order_by(func.coalesce(_O.c.created_at, _O.c.updated_at), _O.c.id)
+            .limit(limit)
+        ).all()
+        total += int(rows[0].matching) if rows else 0
+        found += [
+            Overdue(r.id, r.code, text, r.currency, r.grand_total, r.payment_status, r.created_at,
+                    r.created_at + timedelta(days=days))
+            for r in rows
+        ]  # fmt: skip
+    return total, sorted(found, key=lambda o: (o.created_at, o.order_id))[:limit]
 
 
 # --- the operations board ------------------------------------------------------------------
