@@ -11,4 +11,6 @@ sys.exit(
     or imports.main([])
     or workflow.main(sys.argv[1:])
     or web.main(sys.argv[1:])
+    or __import__("bench.allocation").allocation.main(sys.argv[1:])
+    or __import__("bench.atp").atp.main(sys.argv[1:])
 )

@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -543,6 +543,31 @@ def measure(url: str, n: int, threads: int, workdir: Path, profile: cProfile.Pro
         return result
     finally:
         rt.close()
+
+
+def add_database_options(ap: argparse.ArgumentParser) -> None:
+    """``--postgres URL`` and ``--sqlite-only``, as every benchmark takes them."""
+    ap.add_argument(
+        "--postgres",
+        default=os.environ.get("LEGATO_BENCH_POSTGRES_URL") or os.environ.get("LEGATO_TEST_POSTGRES_URL"),
+        help="PostgreSQL server URL; a fresh database is created there and dropped afterwards",
+    )
+    ap.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+
+
+def on_each_database(
+    args: argparse.Namespace, measure: Callable[[str], dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """``measure(url)`` on a fresh SQLite file, then (unless skipped) a fresh PostgreSQL database."""
+    results: dict[str, dict[str, Any]] = {}
+    with sqlite_database() as (url, _):
+        results["sqlite"] = measure(url)
+    if args.postgres and not args.sqlite_only:
+        with postgres_database(args.postgres) as (pg_url, _):
+            results["postgresql"] = measure(pg_url)
+    else:
+        console.print("PostgreSQL: skipped (--sqlite-only, or no --postgres / LEGATO_BENCH_POSTGRES_URL)")
+    return results
 
 
 @contextmanager

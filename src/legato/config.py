@@ -99,6 +99,9 @@ class Settings(BaseSettings):
         description="an E.164 number, an alphanumeric sender ID, or a Messaging Service SID (MG...)",
     )  # fmt: skip
     sms_timeout_seconds: float = Field(15.0, gt=0, le=300)
+    # backorders (docs/allocation.md): the fill sequence, and the account tiers best first
+    backorder_sequence: list[Literal["priority", "tier", "age"]] = ["priority", "tier", "age"]
+    tier_rank: list[str] = Field(default_factory=list, description='best first, e.g. ["gold", "silver"]')
 
     @field_validator("smtp_from")
     @classmethod

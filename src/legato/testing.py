@@ -35,6 +35,9 @@ class _State:
     orders: dict[int, SalesOrder] = field(default_factory=dict)
     quotes: dict[int, Quote] = field(default_factory=dict)
     outbox: list[DomainEvent] = field(default_factory=list)
+    #: what the fulfilment edge was told: ("order_closed", order id, reason) or
+    #: ("lines_cancelled", order id, line numbers)
+    fulfilment: list[tuple[Any, ...]] = field(default_factory=list)
     next_id: dict[str, int] = field(default_factory=dict)
 
     def new_id(self, kind: str) -> int:
@@ -158,6 +161,18 @@ class FakeOutbox(_Repo):
         self.s.outbox.extend(events)
 
 
+class FakeFulfilment(_Repo):
+    """Records what closing an order or its lines asked of the fulfilment edge."""
+
+    def order_closed(self, order_id: int, at: datetime, actor: str, reason: str | None) -> None:
+        self.s.fulfilment.append(("order_closed", order_id, reason))
+
+    def lines_cancelled(
+        self, order_id: int, line_nos: Sequence[int], at: datetime, actor: str, reason: str | None
+    ) -> None:
+        self.s.fulfilment.append(("lines_cancelled", order_id, tuple(line_nos)))
+
+
 class FakePricingData:
     """No rates, no tax rules, no promotions, no vouchers: pricing from the catalogue alone.
     Tests that need them set the attributes."""
@@ -220,6 +235,7 @@ class FakeUnitOfWork:
         self.orders = FakeOrders(state)
         self.quotes = FakeQuotes(state)
         self.outbox = FakeOutbox(state)
+        self.fulfilment = FakeFulfilment(state)
 
     def __enter__(self) -> Self:
         self._bind(copy.deepcopy(self.committed))

@@ -31,6 +31,7 @@ COVERED = {
     ("get", "/api/v1/orders/{order}"),
     ("patch", "/api/v1/orders/{order}"),
     ("post", "/api/v1/orders/{order}/transitions"),
+    ("post", "/api/v1/orders/{order}/lines/cancel"),
     ("post", "/api/v1/orders/{order}/tracks"),
     ("post", "/api/v1/quotes"),
     ("get", "/api/v1/quotes"),
@@ -95,6 +96,32 @@ COVERED = {
     ("get", "/api/v1/billing-runs"),
     ("get", "/api/v1/billing-runs/{run_id}"),
     ("post", "/api/v1/usage-readings"),
+    ("post", "/api/v1/orders/{order}/allocate"),  # test_allocation.py
+    ("get", "/api/v1/orders/{order}/allocations"),
+    ("get", "/api/v1/backorders"),
+    ("get", "/api/v1/fulfilment-orders"),  # test_api_fulfilment.py
+    ("get", "/api/v1/fulfilment-orders/{fo}"),
+    ("get", "/api/v1/orders/{order}/fulfilment-orders"),
+    ("post", "/api/v1/orders/{order}/fulfilment-orders"),
+    ("post", "/api/v1/fulfilment-orders/{fo}/events"),
+    ("post", "/api/v1/fulfilment-orders/events"),
+    ("post", "/api/v1/fulfilment-orders/{fo}/hold"),
+    ("post", "/api/v1/fulfilment-orders/{fo}/release"),
+    ("post", "/api/v1/fulfilment-orders/{fo}/cancel"),
+    ("post", "/api/v1/locations"),  # test_api_inventory.py
+    ("get", "/api/v1/locations"),
+    ("get", "/api/v1/locations/{code}"),
+    ("put", "/api/v1/locations/{code}"),
+    ("get", "/api/v1/locations/{code}/supplier-items"),
+    ("put", "/api/v1/locations/{code}/supplier-items/{sku}"),
+    ("delete", "/api/v1/locations/{code}/supplier-items/{sku}"),
+    ("get", "/api/v1/stock"),
+    ("get", "/api/v1/stock/movements"),
+    ("post", "/api/v1/stock/receipts"),
+    ("post", "/api/v1/stock/adjustments"),
+    ("post", "/api/v1/stock/returns"),
+    ("post", "/api/v1/stock/import"),
+    ("get", "/api/v1/availability"),
     *(
         (m, f"/api/v1/{r}")
         for r in ("channels", "products", "accounts", "pricelists")

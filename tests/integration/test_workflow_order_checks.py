@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from legato.config import get_settings
 from legato.domain.commands import ChangeTrack
 from legato.domain.errors import ValidationFailed
 from legato.services.orders import change_track
+from legato.store import locations, stock
+from legato.store.allocation import allocate_order, in_transaction
 from legato.workflow.actions import Fail, check_action, get_action
 
 ALL = ["customer_exists", "within_credit", "payment_method_valid"]
@@ -95,24 +99,36 @@ def test_an_open_order_in_a_currency_without_a_rate_leaves_the_credit_undecided_
     assert "within_credit: not checked: no exchange rate USD->EUR" in timeline(runtime, oid)[-1].reason
 
 
-def test_stock_cannot_be_checked_before_inventory_exists_and_never_passes_silently(
+def test_stock_without_any_record_fails_and_never_passes_silently(
     client: TestClient, bigco: dict[str, str], runtime: Runtime
 ) -> None:
     held = _b2b(client, bigco, 1)
     out = run(step(runtime, held, "validate_before_erp"), {"checks": ["stock_available"]})
     assert out.outcome == "stop" and status(runtime, held) == "on_hold"
-    assert timeline(runtime, held)[-1].reason.endswith(
-        "stock_available: not checked: no stock records yet (inventory is not installed)"
-    )
-    noted = _b2b(client, bigco, 1)
-    params = {"checks": ["customer_exists", "stock_available"], "on_undecided": "continue"}
-    done = run(step(runtime, noted, "validate_before_erp"), params)
-    assert done.outcome == "done" and status(runtime, noted) == "created"
-    assert done.note == (
-        "checks passed: customer_exists; "
-        "stock_available: not checked: no stock records yet (inventory is not installed)"
-    )
-    assert done.output["checks"]["stock_available"]["outcome"] == "not_checked"
+    assert timeline(runtime, held)[-1].reason.endswith("stock_available: TEA-100: no stock record")
+
+
+def test_stock_counts_what_the_order_holds_then_what_is_available(
+    client: TestClient, bigco: dict[str, str], runtime: Runtime
+) -> None:
+    locations.save(runtime.engine, {"code": "WH-1", "name": "Main", "kind": "warehouse", "priority": 1},
+                   create=True)  # fmt: skip
+    stock.receive(runtime.engine, "WH-1", "TEA-100", Decimal(5), actor="test")
+    big = _b2b(client, bigco, 10)
+    out = run(step(runtime, big, "validate_before_erp"), {"checks": ["stock_available"]})
+    assert out.outcome == "stop"
+    assert timeline(runtime, big)[-1].reason.endswith("stock_available: TEA-100: 10 needed, 5 available")
+    mine = _b2b(client, bigco, 4)
+    in_transaction(runtime.engine, lambda c: allocate_order(c, mine, at=datetime.now(UTC), actor="test"))
+    # 4 reserved for it, 1 left for anyone: the reserved units count as the order's own
+    done = run(step(runtime, mine, "validate_before_erp"), {"checks": ["stock_available"]})
+    assert done.outcome == "done", done.note
+    verdict = done.output["checks"]["stock_available"]
+    assert verdict["detail"] == "every line is held for the order or available"
+    other = _b2b(client, bigco, 2)
+    out = run(step(runtime, other, "validate_before_erp"), {"checks": ["stock_available"]})
+    assert out.outcome == "stop"
+    assert timeline(runtime, other)[-1].reason.endswith("stock_available: TEA-100: 2 needed, 1 available")
 
 
 def test_an_order_already_on_hold_is_not_moved_but_the_run_still_stops_with_the_reasons(

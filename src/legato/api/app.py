@@ -15,11 +15,14 @@ from legato.api import problems
 from legato.api.middleware import Idempotency, RequestContext
 from legato.api.observability import Metrics
 from legato.api.routers import (
+    allocation,
     approvals,
     billing,
     catalog,
+    fulfilment,
     imports,
     intake,
+    inventory,
     iot,
     jobs,
     ops,
@@ -82,9 +85,12 @@ ROUTERS: list[APIRouter] = [
     promotions.router,
     billing.router,  # usage plans, billing runs, usage readings (JSON/CSV)
     workflows.router,  # workflow definitions, versions, enable/disable, check, dry run
+    allocation.router,  # allocate an order, its allocations and backorders, waiting demand
     approvals.router,  # approval requests: list, accept, reject (the approver scope)
     webhooks.router,  # webhook subscriptions (Standard Webhooks), their secrets and delivery log
     jobs.router,  # workflow jobs and runs: dead letters, attempts, retry
+    fulfilment.router,  # fulfilment orders: list, read, create, status events (JSON/CSV), hold/release/cancel
+    inventory.router,  # locations, supplier items, stock levels/ledger, receipts, import, availability
 ]
 
 #: What ``legato serve`` runs beside the API, one line each: a factory taking the runtime.

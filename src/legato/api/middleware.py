@@ -55,7 +55,7 @@ class _TooLarge(Exception):
 
 #: where whole files arrive (channel deliveries, spreadsheet imports, usage readings): these
 #: take up to LEGATO_MAX_INTAKE_BYTES, every other request LEGATO_MAX_BODY_BYTES
-_FILE_PATHS = ("/intake/", "/api/v1/imports", "/api/v1/usage-readings")
+_FILE_PATHS = ("/intake/", "/api/v1/imports", "/api/v1/usage-readings", "/api/v1/stock/import")
 
 
 class RequestContext:

@@ -91,6 +91,18 @@ class TransitionIn(Strict):
     reason: Text(1000) | None = None  # type: ignore[valid-type]
 
 
+LineNo = Annotated[int, Field(ge=1, le=100_000)]
+
+
+class CancelLinesIn(Strict):
+    lines: list[LineNo] = Field(
+        min_length=1,
+        max_length=1000,
+        description="the line numbers to cancel; lines already cancelled are left as they are",
+    )
+    reason: Text(1000) | None = None  # type: ignore[valid-type]
+
+
 class TrackIn(Strict):
     track: Literal["payment", "fulfilment", "invoice"]
     to: PaymentStatus | FulfilmentStatus | InvoiceStatus

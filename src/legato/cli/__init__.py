@@ -42,6 +42,7 @@ SUBCOMMANDS: dict[str, str] = {
     "billing": "legato.cli.billing",
     "workflows": "legato.cli.workflows",
     "user": "legato.cli.users",
+    "stock": "legato.cli.stock",  # receive, adjust, import stock; levels, locations
 }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from legato.bootstrap import Runtime
 from legato.demo.plan import ACTOR, QUOTE_PREFIX, OrderPlan, Progress, QuotePlan, Step, demo_dataset
+from legato.demo.stock import load_stock
 from legato.domain.commands import (
     ChangeTrack,
     ConvertQuote,
@@ -130,6 +131,7 @@ def load_demo(rt: Runtime, *, progress: Progress | None = None) -> DemoSummary:
     data = demo_dataset()
     channels = _ensure(rt, save_channel, data.channels, "channels", report)
     products = _ensure(rt, save_product, data.products, "products", report)
+    load_stock(rt, data.products)  # locations, supplier items, opening stock (no progress stage)
     pricelists = _ensure(rt, save_pricelist, data.pricelists, "pricelists", report)
     accounts = _ensure(rt, save_account, data.accounts, "accounts", report)
     orders_created, orders_existing = _load_orders(rt, data.orders, report)

@@ -70,6 +70,17 @@ class TransitionOrder:
 
 
 @dataclass(frozen=True)
+class CancelLines:
+    """Cancel some lines of an order (a partial cancellation): their stock is released and they
+    leave their open fulfilment orders; the totals no longer count them."""
+
+    order_id: int
+    line_nos: tuple[int, ...]
+    actor: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class ChangeTrack:
     order_id: int
     track: str
@@ -109,6 +120,7 @@ class ConvertQuote:
 
 
 __all__ = [
+    "CancelLines",
     "ChangeTrack",
     "ConvertQuote",
     "CreateQuote",

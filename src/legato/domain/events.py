@@ -16,6 +16,12 @@ EVENT_TYPES = {
     "payment.received": "the payment track became paid (fires beside order.track_changed)",
     "sensor.breach": "a replenishment rule's sensor crossed its threshold and placed an order "
     "(payload: rule, device_id, metric, value, order_id)",
+    "order.allocated": "stock was reserved for the order's lines (payload: allocations, backordered)",
+    "order.backordered": "some of the order's units wait for stock (payload: lines)",
+    "fulfilment.created": "a fulfilment order (one leg: a warehouse, store or dropship supplier) was "
+    "created for the order (payload: fulfilment_order with its lines, location and kind)",
+    "fulfilment.status_changed": "a fulfilment order moved (payload: fulfilment_order, from, to, reason)",
+    "stock.received": "stock arrived at a location (payload: location, sku, quantity, filled backorders)",
     "quote.created": "a quote was drafted",
     "quote.status_changed": "a quote was sent, accepted, declined or expired (payload: from, to)",
     "quote.accepted": "a quote was accepted by the customer (fires beside quote.status_changed)",
@@ -26,7 +32,7 @@ EVENT_TYPES = {
 @dataclass(frozen=True)
 class DomainEvent:
     type: str  # one of EVENT_TYPES
-    aggregate_type: str  # "order" | "quote"
+    aggregate_type: str  # "order" | "quote" | "stock"
     aggregate_id: int | None
     payload: dict[str, Any] = field(default_factory=dict)
 

@@ -7,8 +7,8 @@ line by line adds up to the grand total to the last cent (or fils, or yen).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -59,6 +59,11 @@ class Address:
     country: str | None = None  # ISO 3166-1 alpha-2
     phone: str | None = None
     email: str | None = None
+    # where the address is, as decimal strings (WGS 84): the "nearest location" allocation uses them
+    latitude: str | None = None
+    longitude: str | None = None
+    # click & collect: the code of the store the customer collects from (shipping address only)
+    pickup_location: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -155,7 +160,7 @@ class TimelineEntry:
 
     at: datetime
     actor: str  # "apikey:demo", "user:alice", "rule:high-value-approval", "system"
-    kind: str  # created | status_changed | track_changed | edited | converted
+    kind: str  # created | status_changed | track_changed | edited | converted | lines_cancelled ...
     reason: str | None = None
     from_value: str | None = None
     to_value: str | None = None
@@ -288,6 +293,65 @@ class SalesOrder:
             TimelineEntry(at, actor, "edited", reason, data={"fields": fields}),
             DomainEvent("order.updated", "order", self.id, {**self._ref(), "fields": fields}),
         )
+
+    def cancel_lines(
+        self,
+        line_nos: Sequence[int],
+        actor: str,
+        at: datetime,
+        reason: str | None = None,
+        rounding: str = DEFAULT_ROUNDING,
+    ) -> list[int]:
+        """Cancel some lines of an order that is not final: they stay on the order, marked
+        ``cancelled``, and the totals are computed again without them. Lines already cancelled are
+        left as they are (a repeat changes nothing); cancelling every live line is refused (cancel
+        the order). Returns the line numbers cancelled now."""
+        if self.status in FINAL_STATUSES:
+            raise Conflict(f"order {self.number} is {self.status.value}; its lines cannot be cancelled")
+        known = {ln.line_no: ln for ln in self.lines}
+        issues = [
+            FieldIssue(f"lines[{i}]", f"the order has no line {n}", "unknown_line", n)
+            for i, n in enumerate(line_nos)
+            if n not in known
+        ]
+        if not line_nos:
+            issues.append(FieldIssue("lines", "name at least one line to cancel", "required"))
+        if issues:
+            raise ValidationFailed(issues[0].message, issues=issues)
+        wanted = sorted({n for n in line_nos if known[n].status != "cancelled"})
+        if not wanted:
+            return []
+        live = [ln for ln in self.lines if ln.status != "cancelled"]
+        if len(live) == len(wanted):
+            raise Conflict(
+                f"cancelling line(s) {', '.join(map(str, wanted))} would leave {self.number} with no line: "
+                "cancel the order instead"
+            )
+        before = self.totals
+        self.lines = [replace(ln, status="cancelled") if ln.line_no in wanted else ln for ln in self.lines]
+        discounts = sum((ln.discount for ln in self.lines if ln.status != "cancelled"), ZERO)
+        self.totals = compute_totals(
+            self.lines,
+            self.currency,
+            self.shipping,
+            self.shipping_tax_rate,
+            rounding,
+            inclusive=bool(self.pricing.get("prices_include_tax")),
+            points=min(before.points, discounts),  # points paid part of the discounts still counted
+        )
+        total = {"from": str(before.grand_total), "to": str(self.totals.grand_total)}
+        self._record(
+            TimelineEntry(
+                at, actor, "lines_cancelled", reason, str(before.grand_total), str(self.totals.grand_total),
+                {"lines": wanted},
+            ),
+            DomainEvent(
+                "order.updated", "order", self.id,
+                {**self._ref(), "fields": ["lines", "totals"], "cancelled_lines": wanted,
+                 "grand_total": total},
+            ),
+        )  # fmt: skip
+        return wanted
 
 
 __all__ = [

@@ -109,6 +109,11 @@ class AddressIn(Strict):
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     phone: Text(32) | None = None  # type: ignore[valid-type]
     email: Text(254) | None = None  # type: ignore[valid-type]
+    latitude: Annotated[Decimal, Field(ge=-90, le=90, max_digits=9, decimal_places=6)] | None = None
+    longitude: Annotated[Decimal, Field(ge=-180, le=180, max_digits=10, decimal_places=6)] | None = None
+    pickup_location: Text(32) | None = Field(  # type: ignore[valid-type]
+        None, description="click & collect: the code of the store the customer collects from"
+    )
 
 
 class CustomerIn(Strict):
@@ -163,7 +168,13 @@ class OrderIn(DraftIn):
 
 
 def address(a: AddressIn | None) -> Address | None:
-    return Address(**a.model_dump()) if a is not None else None
+    if a is None:
+        return None
+    values = a.model_dump()
+    for part in ("latitude", "longitude"):  # kept as exact decimal strings in the order's JSON
+        if values[part] is not None:
+            values[part] = str(values[part])
+    return Address(**values)
 
 
 def to_draft(body: DraftIn, **extra: Any) -> OrderDraft:

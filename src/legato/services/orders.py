@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from legato.domain.commands import ChangeTrack, EditOrder, PlaceOrder, TransitionOrder
+from legato.domain.commands import CancelLines, ChangeTrack, EditOrder, PlaceOrder, TransitionOrder
 from legato.domain.errors import DuplicateKey, FieldIssue, NotFound, ValidationFailed
 from legato.domain.lifecycle import INITIAL_STATUSES, OrderStatus, parse_status
 from legato.domain.order import SalesOrder
 from legato.services.drafting import check_channel, draft_lines
 from legato.services.pricing import redeem
 from legato.services.uow import UnitOfWork
+
+#: an order that reaches one of these releases its stock and cancels its open fulfilment orders
+_CLOSED = frozenset({OrderStatus.CANCELLED.value, OrderStatus.VOIDED.value})
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,17 @@ def edit_order(uow: UnitOfWork, cmd: EditOrder) -> SalesOrder:
     return order
 
 
+def cancel_lines(uow: UnitOfWork, cmd: CancelLines) -> SalesOrder:
+    """Cancel some lines under the order's row lock: totals drop them, and (in the same commit)
+    their reservations are released and they leave their open fulfilment orders."""
+    with uow:
+        order = _get(uow, cmd.order_id, for_update=True)
+        order.cancel_lines(cmd.line_nos, cmd.actor, uow.now(), cmd.reason, uow.rounding)
+        persist_changes(uow, order)
+        uow.commit()
+    return order
+
+
 def get_order(uow: UnitOfWork, order_id: int) -> SalesOrder:
     with uow:
         return _get(uow, order_id)
@@ -131,6 +145,12 @@ def _get(uow: UnitOfWork, order_id: int, *, for_update: bool = False) -> SalesOr
 def persist_changes(uow: UnitOfWork, order: SalesOrder) -> None:
     if not order.new_entries and not order.new_events:
         return
+    closed = [e for e in order.new_entries if e.kind == "status_changed" and e.to_value in _CLOSED]
+    if closed and order.id is not None:  # its reservations and open fulfilment orders go with it
+        uow.fulfilment.order_closed(order.id, closed[-1].at, closed[-1].actor, closed[-1].reason)
+    for e in order.new_entries:  # cancelled lines: their stock, their place on open FOs
+        if e.kind == "lines_cancelled" and order.id is not None:
+            uow.fulfilment.lines_cancelled(order.id, e.data["lines"], e.at, e.actor, e.reason)
     uow.orders.save(order)
     uow.outbox.add(order.new_events, uow.now())
     order.new_entries.clear()
@@ -139,6 +159,7 @@ def persist_changes(uow: UnitOfWork, order: SalesOrder) -> None:
 
 __all__ = [
     "PlaceResult",
+    "cancel_lines",
     "change_track",
     "edit_order",
     "get_order",

@@ -94,6 +94,16 @@ class PricingData(Protocol):
     def spend_points(self, account_id: int, points: int, order_id: int) -> None: ...
 
 
+class Fulfilment(Protocol):
+    """What closing an order (or some of its lines) does to its stock and its fulfilment orders,
+    in the same transaction: reservations are released, open FOs cancelled; dispatched ones stay."""
+
+    def order_closed(self, order_id: int, at: datetime, actor: str, reason: str | None) -> None: ...
+    def lines_cancelled(
+        self, order_id: int, line_nos: Sequence[int], at: datetime, actor: str, reason: str | None
+    ) -> None: ...
+
+
 class UnitOfWork(Protocol):
     channels: ChannelRepository
     products: ProductRepository
@@ -103,6 +113,7 @@ class UnitOfWork(Protocol):
     quotes: QuoteRepository
     outbox: Outbox
     pricing_data: PricingData
+    fulfilment: Fulfilment
     rounding: str
     pricing: PricingPolicy
 
@@ -116,6 +127,7 @@ class UnitOfWork(Protocol):
 __all__ = [
     "AccountRepository",
     "ChannelRepository",
+    "Fulfilment",
     "OrderRepository",
     "Outbox",
     "PricelistRepository",

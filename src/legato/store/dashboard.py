@@ -22,6 +22,9 @@ from sqlalchemy import ColumnElement, Connection, Engine, case, func, select, ty
 
 from legato.domain.lifecycle import OrderStatus
 from legato.store import tables as t
+from legato.store.inventory import available
+from legato.store.inventory_tables import allocations as _AL
+from legato.store.inventory_tables import backorders as _BO
 from legato.store.queries import reading
 from legato.store.types import Dec
 
@@ -298,6 +301,53 @@ def open_demand(conn: Connection, limit: int = 25) -> tuple[dict[str, int], list
     )
     rows = sorted(conn.execute(query), key=lambda r: (-(r.quantity or 0), r.sku))[:limit]
     return counts, [Demand(r.sku, r.name, r.quantity or Decimal(0), int(r.orders)) for r in rows]
+
+
+@dataclass(frozen=True)
+class Supply:
+    """One SKU's supply against its open demand: units reserved for open orders, shipped to them,
+    waiting as backorders, and available to promise at the locations that ship."""
+
+    reserved: Decimal = Decimal(0)
+    shipped: Decimal = Decimal(0)
+    backordered: Decimal = Decimal(0)
+    available: Decimal = Decimal(0)
+
+    def unallocated(self, ordered: Decimal) -> Decimal:
+        """Units ordered that nothing covers yet: not reserved, shipped, backordered (or dropshipped)."""
+        return max(ordered - self.reserved - self.shipped - self.backordered, Decimal(0))
+
+
+def supply_for(conn: Connection, skus: Sequence[str]) -> dict[str, Supply]:
+    """Reserved, shipped and backordered units of open orders, and ATP, for each SKU (three
+    grouped queries over the inventory tables, by SKU)."""
+    if not skus:
+        return {}
+    got: dict[str, dict[str, Decimal]] = {s: {} for s in skus}
+    live = _O.c.status.in_(OPEN)
+    for r in conn.execute(
+        select(_AL.c.sku, dec_sum(conn, _AL.c.quantity).label("q"), dec_sum(conn, _AL.c.shipped).label("s"))
+        .select_from(_AL.join(_O, _O.c.id == _AL.c.order_id))
+        .where(live, _AL.c.sku.in_(skus), _AL.c.strategy != "dropship")
+        .group_by(_AL.c.sku)
+    ):
+        got[r.sku].update(reserved=r.q or Decimal(0), shipped=r.s or Decimal(0))
+    for r in conn.execute(
+        select(_AL.c.sku, dec_sum(conn, _AL.c.quantity + _AL.c.shipped).label("q"))
+        .select_from(_AL.join(_O, _O.c.id == _AL.c.order_id))
+        .where(live, _AL.c.sku.in_(skus), _AL.c.strategy == "dropship")
+        .group_by(_AL.c.sku)
+    ):  # dropshipped units are covered by their supplier: count them as reserved there
+        got[r.sku]["reserved"] = got[r.sku].get("reserved", Decimal(0)) + (r.q or Decimal(0))
+    for r in conn.execute(
+        select(_BO.c.sku, dec_sum(conn, _BO.c.quantity).label("q"))
+        .where(_BO.c.sku.in_(skus))
+        .group_by(_BO.c.sku)
+    ):
+        got[r.sku]["backordered"] = r.q or Decimal(0)
+    for sku, units in available(conn, skus).items():
+        got[sku]["available"] = units
+    return {sku: Supply(**values) for sku, values in got.items()}
 
 
 @dataclass

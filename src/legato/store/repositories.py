@@ -408,6 +408,8 @@ class SqlOrders:
     def save(self, o: SalesOrder) -> None:
         if any(e.kind != "created" for e in o.new_entries):
             self._update(o)
+        if any(e.kind == "lines_cancelled" for e in o.new_entries):
+            self._save_lines(o)
         _execute_rows(self.conn, _TIMELINE_INSERT, [
             {"order_id": o.id, "at": e.at, "actor": e.actor, "kind": e.kind, "reason": e.reason,
              "from_value": e.from_value, "to_value": e.to_value, "data": e.data}
@@ -426,6 +428,17 @@ class SqlOrders:
                 "updated_at": o.updated_at,
             },
         )  # fmt: skip
+
+
+    def _save_lines(self, o: SalesOrder) -> None:
+        """Line statuses and the totals they make (a partial cancellation)."""
+        for ln in o.lines:
+            self.conn.execute(
+                update(_OL)
+                .where(_OL.c.order_id == o.id, _OL.c.line_no == ln.line_no, _OL.c.status != ln.status)
+                .values(status=ln.status)
+            )
+        self.conn.execute(update(_O).where(_O.c.id == o.id).values(**m.totals_to_row(o.totals)))
 
 
 def load_order(conn: Connection, order_id: int, *, for_update: bool = False) -> SalesOrder | None:

@@ -560,6 +560,7 @@ billing_runs = Table(
 )
 
 
-# --- 0011 and 0012 live in their own modules, registered on this metadata: the workflow
-# engine (store/workflow_tables.py) and the control tower's users (store/user_tables.py)
-from legato.store import user_tables, workflow_tables  # noqa: E402, F401
+# --- 0011, 0012 and 0014 live in their own modules, registered on this metadata: the workflow
+# engine (store/workflow_tables.py), the control tower's users (store/user_tables.py) and
+# inventory, allocation and fulfilment (store/inventory_tables.py)
+from legato.store import inventory_tables, user_tables, workflow_tables  # noqa: E402, F401

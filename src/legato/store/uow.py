@@ -13,6 +13,7 @@ from legato.domain.pricing import PricingPolicy
 from legato.services.uow import (
     AccountRepository,
     ChannelRepository,
+    Fulfilment,
     OrderRepository,
     Outbox,
     PricelistRepository,
@@ -21,6 +22,7 @@ from legato.services.uow import (
     QuoteRepository,
 )
 from legato.store.db import write_lock
+from legato.store.fulfilment_cancel import SqlFulfilment
 from legato.store.pricing_data import SqlPricingData
 from legato.store.repositories import (
     SqlAccounts,
@@ -76,6 +78,7 @@ class SqlUnitOfWork:
         self.quotes: QuoteRepository = SqlQuotes(conn)
         self.outbox: Outbox = SqlOutbox(conn)
         self.pricing_data: PricingData = SqlPricingData(conn, self.fx_provider)
+        self.fulfilment: Fulfilment = SqlFulfilment(conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -21,6 +21,8 @@ _TONES = {
     "queued": "info", "running": "info", "waiting": "wait", "pending": "wait", "received": "info",
     "on_hold": "warn", "partially_refunded": "warn", "partially_returned": "warn", "quarantined": "warn",
     "duplicate": "info", "ignored": "info", "expired": "warn",
+    "released": "info", "picking": "info", "packed": "info", "dispatched": "wait", "delivered": "good",
+    "collected": "good", "backordered": "warn",
     "cancelled": "bad", "voided": "bad", "refunded": "bad", "returned": "bad", "credited": "bad",
     "rejected": "bad", "failed": "bad", "dead": "bad", "declined": "bad", "stopped": "bad",
 }  # fmt: skip

@@ -2,8 +2,8 @@
 
 An action is offered only when the lifecycle allows it now (``allowed_targets``) AND the
 user's role grants its permission; the POST that performs it checks both again, and the
-service checks the transition once more under the order's row lock. Cancelling single lines
-is not offered: the domain has no line cancellation yet (a line's status is set at pricing).
+service checks the transition once more under the order's row lock. Cancelling some lines (a
+partial cancellation) has its own form on the lines (``lines_cancellable``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from legato.bootstrap import Runtime
 from legato.domain.commands import TransitionOrder
 from legato.domain.errors import Conflict
-from legato.domain.lifecycle import OrderStatus, allowed_targets
+from legato.domain.lifecycle import FINAL_STATUSES, OrderStatus, allowed_targets
 from legato.domain.order import SalesOrder
 from legato.services.orders import transition_order
 from legato.store import approvals
@@ -24,6 +24,7 @@ from legato.web.permissions import can
 from legato.workflow import runner
 
 _S = OrderStatus
+_FINAL = {s.value for s in FINAL_STATUSES}
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,13 @@ def available(order: SalesOrder, role: str, *, waiting: bool) -> list[Action]:
     ]
 
 
+def lines_cancellable(order: SalesOrder, role: str) -> bool:
+    """Offer to cancel some lines: the order is not final, the role may cancel, and more than one
+    line is live (cancelling the last one is cancelling the order)."""
+    live = [ln for ln in order.lines if ln.status != "cancelled"]
+    return can(role, "orders:cancel") and order.status.value not in _FINAL and len(live) > 1
+
+
 def _resume(rt: Runtime, job_id: int, accepted: bool, note: str) -> None:
     """Resume the workflow step that waits for the decision (as the approvals API does): a step
     still ``running`` is milliseconds from being recorded as waiting, so wait for it briefly."""
@@ -119,4 +127,4 @@ def perform(rt: Runtime, order: SalesOrder, action: Action, user: User, reason: 
     return f"{done.number} is now {done.status.value.replace('_', ' ')}."
 
 
-__all__ = ["ACTIONS", "Action", "available", "pending_approval", "perform", "possible"]
+__all__ = ["ACTIONS", "Action", "available", "lines_cancellable", "pending_approval", "perform", "possible"]

@@ -17,6 +17,8 @@ PERMISSIONS: dict[str, str] = {
     "orders:hold": "hold and release orders",
     "orders:cancel": "cancel orders",
     "orders:void": "void orders entered in error",
+    "orders:allocate": "reserve stock for an order and split it into fulfilment orders",
+    "fulfilment:manage": "hold and release an order's fulfilment orders before dispatch",
     "quotes:view": "see quotes",
     "quotes:manage": "send, accept, decline and convert quotes",
     "operations:view": "see the operations board (backlog, late risk, held orders)",
@@ -37,7 +39,9 @@ ROLES: dict[str, frozenset[str]] = {
         | {"orders:export", "orders:create", "orders:hold", "orders:cancel", "quotes:manage", "inbox:view"}
     ),
     "approver": frozenset(_READ | {"orders:approve", "workflows:view"}),
-    "warehouse": frozenset(_READ | {"orders:hold", "operations:view"}),
+    "warehouse": frozenset(
+        _READ | {"orders:hold", "operations:view", "orders:allocate", "fulfilment:manage"}
+    ),
     "finance": frozenset(_READ | {"orders:export", "orders:cancel", "orders:void", "operations:view"}),
     "viewer": frozenset(_READ | {"operations:view", "workflows:view", "inbox:view"}),
 }
@@ -46,7 +50,7 @@ ROLE_HELP: dict[str, str] = {
     "admin": "everything, including workflows, job retries and inbox replays",
     "sales": "enters orders and quotes, holds, releases and cancels orders",
     "approver": "approves or rejects orders that wait for approval",
-    "warehouse": "works the operations board; holds and releases orders",
+    "warehouse": "works the operations board; allocates stock; holds and releases orders and legs",
     "finance": "exports, cancels and voids orders",
     "viewer": "sees everything a reader may; changes nothing",
 }

@@ -38,8 +38,11 @@ TRIGGERS: dict[str, str] = {
     "quote.accepted": "a quote was accepted",
     "quote.converted": "an accepted quote became an order",
     "sensor.breach": "a replenishment rule's sensor crossed its threshold (event.device_id, .metric ...)",
-    "fulfilment.status_changed": "a fulfilment order moved (comes with fulfilment orders)",
-    "stock.received": "stock was received at a location (comes with inventory)",
+    "order.allocated": "stock was reserved for an order's lines (event.allocations, .backordered)",
+    "order.backordered": "some of an order's units wait for stock (event.lines)",
+    "fulfilment.created": "a fulfilment order was created (event.fulfilment_order: kind, location, lines)",
+    "fulfilment.status_changed": "a fulfilment order moved (event.fulfilment_order, .from, .to, .reason)",
+    "stock.received": "stock was received at a location (event.location, .sku, .quantity)",
     "return.created": "a return was opened (comes with returns)",
     "schedule": "a time of day or an interval, without an event",
 }

@@ -1,4 +1,4 @@
-"""Orders: create (idempotent), read, list with filters and cursor, move, edit."""
+"""Orders: create (idempotent), read, list with filters and cursor, move, edit, cancel lines."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from legato.api import views
 from legato.api.deps import order_id, runtime
 from legato.api.security import require
 from legato.bootstrap import Runtime
-from legato.domain.commands import ChangeTrack, EditOrder, TransitionOrder
+from legato.domain.commands import CancelLines, ChangeTrack, EditOrder, TransitionOrder
 from legato.domain.errors import NotFound
 from legato.domain.lifecycle import OrderStatus
 from legato.domain.order import SalesOrder
@@ -101,6 +101,21 @@ def transition(
     """Move the lifecycle one step; 409 names the allowed targets when it may not."""
     order = svc.transition_order(rt.uow(), TransitionOrder(oid, body.to.value, key.actor, body.reason))
     return views.order_out(_reload(rt, order.id))
+
+
+@router.post("/{order}/lines/cancel", response_model=s.OrderOut)
+def cancel_lines(
+    body: s.CancelLinesIn,
+    oid: int = Depends(order_id),
+    key: ApiKey = Depends(require("orders:write")),
+    rt: Runtime = Depends(runtime),
+) -> dict[str, Any]:
+    """Cancel some lines (a partial cancellation): the totals drop them, their reserved stock is
+    released and they leave their open fulfilment orders, in one commit. 409 on a final order, on
+    a line with shipped units, or when no line would be left (cancel the order instead); 422 names
+    an unknown line by its path."""
+    svc.cancel_lines(rt.uow(), CancelLines(oid, tuple(body.lines), key.actor, body.reason))
+    return views.order_out(_reload(rt, oid))
 
 
 @router.post("/{order}/tracks", response_model=s.OrderOut)

@@ -9,6 +9,7 @@ PAGES: list[str] = [
     "legato.web.pages.hub",  # /orders: the order hub, its quick view, saved views, CSV export
     "legato.web.pages.order",  # /orders/{number}: the order's detail
     "legato.web.pages.actions",  # /orders/{number}/actions/...: approve, hold, release, cancel, void, retry
+    "legato.web.pages.fulfilment",  # /orders/{number}/allocate, .../fulfilment/{leg}/hold|release
     "legato.web.pages.entry",  # /orders/new: manual order and quote entry, priced live
     "legato.web.pages.quotes",  # /quotes: list, detail, send, accept, decline, convert
     "legato.web.pages.dashboard",  # /: the dashboard (figures link to the hub), charts from live data

@@ -1,6 +1,6 @@
-"""Order actions as POST forms: approve / reject, hold / release, cancel, void, and retrying a dead
-workflow step. Every one is refused by the server when the role may not (403) or the lifecycle
-does not allow it now (409), whatever the page offered."""
+"""Order actions as POST forms: approve / reject, hold / release, cancel (the order or some of its
+lines), void, and retrying a dead workflow step. Every one is refused by the server when the role
+may not (403) or the lifecycle does not allow it now (409), whatever the page offered."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from legato.domain.commands import CancelLines
 from legato.domain.errors import LegatoError
 from legato.domain.lifecycle import allowed_targets
+from legato.services.orders import cancel_lines as cancel_order_lines
 from legato.store.job_queries import get_job
 from legato.store.users import User
 from legato.web.app import error_page, redirect, runtime
@@ -61,6 +63,46 @@ async def order_action(
     except LegatoError as exc:  # someone moved the order meanwhile
         return error_page(request, exc.status, "Not done", exc.detail)
     return redirect(request, f"/orders/{order.number}", flash=said)
+
+
+@router.post("/orders/{number:order_number}/lines/cancel")
+async def cancel_lines(
+    number: str, request: Request, user: User = Depends(require("orders:cancel"))
+) -> Response:
+    """Cancel the ticked lines with a reason; their stock is released and they leave their open
+    fulfilment orders (the service does it in one commit)."""
+    form = await request.form()
+    typed = str(form.get("reason") or "")
+    reason = " ".join(typed.split())
+    raw = [str(v) for v in form.getlist("line")]
+    order = await run_in_threadpool(load_order, request, number)
+    if order is None:
+        return missing(request, number)
+    errors: dict[str, str] = {}
+    line_nos = [int(v) for v in raw if v.isdigit() and 0 < int(v) <= 100_000]
+    if not line_nos or len(line_nos) != len(raw):
+        errors["cancel_lines.line"] = "Tick the lines to cancel."
+    if not reason:
+        errors["cancel_lines.reason"] = "Say why: the reason goes on the order's timeline."
+    elif len(reason) > MAX_REASON:
+        errors["cancel_lines.reason"] = f"At most {MAX_REASON} characters."
+    if errors:
+        typed_back = {"reason": typed, "lines": ",".join(raw)}
+        return await run_in_threadpool(
+            lambda: page(
+                request, order, user, errors=errors, open_action="cancel_lines", typed=typed_back,
+                status_code=422,
+            )
+        )  # fmt: skip
+    rt = runtime(request)
+    try:
+        done = await run_in_threadpool(
+            cancel_order_lines, rt.uow(), CancelLines(order.id or 0, tuple(line_nos), user.actor, reason)
+        )
+    except LegatoError as exc:
+        return error_page(request, exc.status, "Not done", exc.detail)
+    said = f"Line(s) {', '.join(map(str, sorted(set(line_nos))))} of {done.number} cancelled."
+    return redirect(request, f"/orders/{done.number}#lines", flash=said)
 
 
 @router.post("/orders/{number:order_number}/jobs/{job_id:int}/retry")

@@ -4,8 +4,8 @@
   72 h (cumulative, so each figure is one hub link: ``status=S&idle=H``);
 * orders at risk of shipping late: processing and unchanged for over N hours (``?late=N``);
 * unshipped demand: open orders whose fulfilment track is unfulfilled or partially fulfilled, and
-  the units per SKU they still need. Stock and allocation come with inventory (issue 7): until
-  then this is the demand to allocate, not a stock shortfall, and no figure is made up;
+  per SKU the units they need, how many are reserved, shipped, backordered and not yet allocated,
+  beside the units available to promise;
 * held orders by the reason of their latest hold, from the timeline.
 """
 
@@ -47,6 +47,7 @@ def operations(request: Request, user: User = Depends(require("operations:view")
         late_count = q.idle_count(conn, "processing", now - timedelta(hours=late))
         late_orders = q.oldest(conn, "processing", now - timedelta(hours=late))
         demand_counts, demand = q.open_demand(conn, limit=15)
+        supply = q.supply_for(conn, [d.sku for d in demand])
         holds = q.holds_by_reason(conn)
     unshipped = [("fulfilment", s) for s in q.UNSHIPPED]
     open_statuses = [("status", s) for s in q.OPEN]
@@ -71,7 +72,15 @@ def operations(request: Request, user: User = Depends(require("operations:view")
             {"state": s, "orders": demand_counts.get(s, 0), "link": hub(*open_statuses, ("fulfilment", s))}
             for s in q.UNSHIPPED
         ],
-        "demand": [{"d": d, "link": hub(*open_statuses, *unshipped, ("sku", d.sku))} for d in demand],
+        "demand": [
+            {
+                "d": d,
+                "s": supply[d.sku],
+                "unallocated": supply[d.sku].unallocated(d.quantity),
+                "link": hub(*open_statuses, *unshipped, ("sku", d.sku)),
+            }
+            for d in demand
+        ],
         "holds": holds,
         "held_link": hub(("status", "on_hold")),
     }

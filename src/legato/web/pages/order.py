@@ -11,12 +11,17 @@ from fastapi.responses import HTMLResponse
 
 from legato.domain.order import ORDER_PREFIX, SalesOrder, parse_number
 from legato.store import approvals, inbox, queries
+from legato.store.order_fulfilment import OrderFulfilment, order_fulfilment
 from legato.store.order_page import channel_summary, workflow_history
 from legato.store.users import User
 from legato.web.app import error_page, render, runtime
 from legato.web.auth import require
 from legato.web.format import readable_payload
-from legato.web.order_actions import available, pending_approval
+from legato.web.order_actions import available, lines_cancellable, pending_approval
+from legato.web.permissions import can
+
+#: an order in these statuses may be allocated from its page
+ALLOCATABLE = ("created", "processing")
 
 router = APIRouter()
 
@@ -40,6 +45,19 @@ def _payload(request: Request, order: SalesOrder) -> dict[str, Any] | None:
     return {"entry": entry, "kind": kind, "text": text, "size": len(entry.body)}
 
 
+def unallocated(order: SalesOrder, supply: OrderFulfilment) -> bool:
+    """Has an open line units that are neither reserved, shipped, backordered nor dropshipped?"""
+    for ln in order.lines:
+        if ln.status != "open":
+            continue
+        s = supply.lines.get(ln.line_no)
+        if s is None:
+            return True
+        if s.dropship is None and sum((u for _, u in s.reserved), s.shipped + s.backordered) < ln.quantity:
+            return True
+    return False
+
+
 def page(
     request: Request,
     order: SalesOrder,
@@ -56,6 +74,7 @@ def page(
     order_id = order.id or 0
     waiting = pending_approval(rt, order_id)
     account = queries.get_account(rt.engine, order.account_code) if order.account_code else None
+    supply = order_fulfilment(rt.engine, order_id, order.number or "")
     context = {
         "order": order,
         "channel": channel_summary(rt.engine, order.channel_code),
@@ -64,6 +83,14 @@ def page(
         "waiting": waiting,
         "approvals": approvals.list_approvals(rt.engine, order_id=order_id, limit=100)[0],
         "runs": workflow_history(rt.engine, order_id),
+        "supply": supply,
+        "cancel_lines": lines_cancellable(order, user.role),
+        "fulfil": {
+            "can_allocate": can(user.role, "orders:allocate")
+            and order.status.value in ALLOCATABLE
+            and unallocated(order, supply),
+            "can_manage": can(user.role, "fulfilment:manage"),
+        },
         "payload": _payload(request, order),
         "errors": errors or {},
         "open_action": open_action,
@@ -80,4 +107,4 @@ def order_page(number: str, request: Request, user: User = Depends(require("orde
     return page(request, order, user)
 
 
-__all__ = ["load_order", "missing", "page", "router"]
+__all__ = ["ALLOCATABLE", "load_order", "missing", "page", "router", "unallocated"]

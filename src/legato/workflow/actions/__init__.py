@@ -51,6 +51,9 @@ REGISTRY: dict[str, str] = {
     "create_erp_customer": "legato.workflow.actions.create_erp_customer",
     "send_email": "legato.workflow.actions.send_email",
     "send_sms": "legato.workflow.actions.send_sms",
+    "create_fulfilment_orders": "legato.workflow.actions.create_fulfilment_orders",
+    "hold_fulfilment": "legato.workflow.actions.hold_fulfilment",
+    "allocate": "legato.workflow.actions.allocate",
 }
 
 

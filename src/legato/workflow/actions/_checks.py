@@ -2,17 +2,14 @@
 (it cannot be decided from what Legato records), and says why in one line.
 
 Pure functions over the order, its account and what was read for them, so each rule is
-tested on its own; the reads (open orders, stock) are the two functions at the end.
+tested on its own; the reads (open orders, stock held and available) are the functions at the end.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -21,7 +18,9 @@ from legato.domain.fx import RateTable
 from legato.domain.lifecycle import FINAL_STATUSES, PaymentStatus
 from legato.domain.money import round_amount
 from legato.domain.order import SalesOrder
+from legato.store import inventory_tables
 from legato.store import tables as t
+from legato.store.inventory import available
 
 PASSED, FAILED, NOT_CHECKED = "passed", "failed", "not_checked"
 
@@ -29,13 +28,10 @@ PASSED, FAILED, NOT_CHECKED = "passed", "failed", "not_checked"
 CHECKS: dict[str, str] = {
     "customer_exists": "the order belongs to a customer account that exists (a guest order fails)",
     "within_credit": "the account's open balance, this order included, stays within its credit limit",
-    "stock_available": "every line's quantity is available to promise (needs stock records)",
+    "stock_available": "every line's quantity is held for the order (reserved, shipped, dropshipped) or "
+    "available to promise",
     "payment_method_valid": "the order is paid, or the account buys on payment terms",
 }
-
-#: where available-to-promise per SKU comes from, once inventory exists (issue 7):
-#: ``available(conn, skus) -> Mapping[str, Decimal]`` (a SKU missing from the answer has no stock record)
-STOCK_SOURCE = "legato.store.inventory:available"
 
 _OPEN_PAYMENT = (PaymentStatus.UNPAID.value, PaymentStatus.PARTIALLY_PAID.value)
 
@@ -117,40 +113,61 @@ def payment_method_valid(order: SalesOrder, account: Account | None) -> Verdict:
     return Verdict(name, FAILED, f"{status.value.replace('_', ' ')} and {who} no payment terms")
 
 
-def stock_shortfalls(order: SalesOrder, available: Mapping[str, Decimal]) -> list[str]:
-    """One line per SKU the order needs more of than is available (lines of one SKU add up)."""
+def stock_shortfalls(
+    order: SalesOrder, available: Mapping[str, Decimal], held: Mapping[str, Decimal] | None = None
+) -> list[str]:
+    """One line per SKU the order needs more of than it holds and is available (lines of one SKU
+    add up). ``held``: units already reserved for, shipped to or dropshipped for this order."""
     need: dict[str, Decimal] = {}
     for ln in order.lines:
         if ln.status != "cancelled":
             need[ln.sku] = need.get(ln.sku, Decimal(0)) + ln.quantity
+    held = held or {}
     short = []
     for sku, qty in need.items():
+        mine = held.get(sku, Decimal(0))
+        if mine >= qty:
+            continue
         have = available.get(sku)
-        if have is None:
+        if have is None and not mine:
             short.append(f"{sku}: no stock record")
-        elif have < qty:
-            short.append(f"{sku}: {qty.normalize():f} needed, {have.normalize():f} available")
+        elif (have or Decimal(0)) + mine < qty:
+            got = f"{mine.normalize():f} held for this order, " if mine else ""
+            short.append(
+                f"{sku}: {qty.normalize():f} needed, {got}{(have or Decimal(0)).normalize():f} available"
+            )
     return short
 
 
-def stock_source() -> Callable[[Connection, list[str]], Mapping[str, Decimal]] | None:
-    """The inventory's available-to-promise function, or None while there is no stock module."""
-    module, _, attr = STOCK_SOURCE.partition(":")
-    if importlib.util.find_spec(module) is None:
-        return None
-    found: Any = getattr(importlib.import_module(module), attr, None)
-    return found if callable(found) else None
+def held_for(conn: Connection, order_id: int) -> dict[str, Decimal]:
+    """Units per SKU already promised to this order: reserved, shipped, or sent to a dropship
+    supplier (its allocations); what is backordered is not held."""
+    a = inventory_tables.allocations
+    rows = conn.execute(select(a.c.sku, a.c.quantity, a.c.shipped).where(a.c.order_id == order_id))
+    out: dict[str, Decimal] = {}
+    for r in rows:
+        out[r.sku] = out.get(r.sku, Decimal(0)) + r.quantity + r.shipped
+    return out
 
 
 def stock_available(order: SalesOrder, conn: Connection) -> Verdict:
     name = "stock_available"
-    source = stock_source()
-    if source is None:
-        return Verdict(name, NOT_CHECKED, "no stock records yet (inventory is not installed)")
-    short = stock_shortfalls(order, source(conn, sorted({ln.sku for ln in order.lines})))
+    skus = sorted({ln.sku for ln in order.lines})
+    supplied = set(
+        conn.execute(
+            select(inventory_tables.supplier_items.c.sku).where(
+                inventory_tables.supplier_items.c.sku.in_(skus)
+            )
+        ).scalars()
+    )
+    stocked = [sku for sku in skus if sku not in supplied]  # a dropship supplier has no stock to count
+    held = held_for(conn, order.id) if order.id is not None else {}
+    short = stock_shortfalls(order, available(conn, stocked), held) if stocked else []
+    short = [s for s in short if s.split(":", 1)[0] not in supplied]
     if short:
         return Verdict(name, FAILED, "; ".join(short))
-    return Verdict(name, PASSED, "every line is available")
+    via = f" ({', '.join(sorted(supplied))} from dropship suppliers)" if supplied else ""
+    return Verdict(name, PASSED, f"every line is held for the order or available{via}")
 
 
 def open_orders(conn: Connection, account_code: str) -> list[tuple[int, str, Decimal]]:
@@ -173,13 +190,12 @@ __all__ = [
     "FAILED",
     "NOT_CHECKED",
     "PASSED",
-    "STOCK_SOURCE",
     "Verdict",
     "customer_exists",
+    "held_for",
     "open_orders",
     "payment_method_valid",
     "stock_available",
     "stock_shortfalls",
-    "stock_source",
     "within_credit",
 ]

@@ -31,7 +31,7 @@ from legato.workflow.actions.set_priority import check_priority
 #: each address part and its longest value, as the API accepts them
 ADDRESS_PARTS = {
     "name": 200, "company": 200, "line1": 300, "line2": 300, "city": 120, "region": 120,
-    "postcode": 20, "country": 2, "phone": 32, "email": 254,
+    "postcode": 20, "country": 2, "phone": 32, "email": 254, "pickup_location": 32,
 }  # fmt: skip
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
