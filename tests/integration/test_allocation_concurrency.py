@@ -96,3 +96,32 @@ def test_200_concurrent_orders_for_50_units_reserve_exactly_50_from_processes(ru
         done = pool.starmap(_allocate_slice, [(url, share) for share in shares])
     assert sum(done) == ORDERS
     _check(runtime.engine, wh1, oids)
+
+
+def test_one_order_allocated_by_many_at_once_is_allocated_once_dropship_lines_too(runtime: Runtime) -> None:
+    """A workflow step, its retry and a person's button may allocate the same order together: the
+    order's row lock makes the others find the first's allocation and add nothing (a dropship
+    line locks no stock level, so without it the supplier would be sent the line twice)."""
+    from legato.store.inventory_tables import supplier_items
+
+    engine = runtime.engine
+    with writing(engine) as conn:
+        ch = channel(conn)
+        wh = location(conn, "WH1", 1)
+        supplier = location(conn, "SUP", 0, kind="supplier")
+        conn.execute(supplier_items.insert().values(location_id=supplier, sku="DROP"))
+        receive(conn, wh, "HOT", 5)
+        mixed = order(conn, ch, [("HOT", 2), ("DROP", 1)])
+        dropship_only = order(conn, ch, [("DROP", 3)])  # locks no stock level at all
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: _allocate_one(engine, (mixed, dropship_only)[i % 2]), range(16)))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(allocations.c.order_id, allocations.c.line_no, allocations.c.quantity)
+            .order_by(allocations.c.order_id, allocations.c.line_no)
+        ).all()
+        assert [(r.order_id, r.line_no, D(r.quantity)) for r in rows] == [
+            (mixed, 1, D(2)), (mixed, 2, D(1)), (dropship_only, 1, D(3))
+        ]  # fmt: skip
+        assert level(conn, wh, "HOT") == (D(5), D(2))
+        assert balanced(conn)

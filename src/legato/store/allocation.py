@@ -338,7 +338,13 @@ def allocate_order(
     params: Mapping[str, Any] | None = None,
 ) -> AllocationResult:
     """Reserve what can be reserved for the order's open lines not yet allocated or backordered,
-    dropship the supplier SKUs, backorder the rest (see the module's docstring)."""
+    dropship the supplier SKUs, backorder the rest (see the module's docstring).
+
+    The order's row is locked first (then its SKUs' levels, the order every path takes), so two
+    allocations of one order at once run one after the other: the second finds the first's rows
+    and adds nothing, also for dropship lines, which lock no stock level."""
+    if conn.dialect.name == "postgresql":  # SQLite: the write lock already serialises writers
+        conn.execute(select(t.orders.c.id).where(t.orders.c.id == order_id).with_for_update())
     ctx = load_order(conn, order_id)
     if ctx.status in FINAL:
         raise Conflict(f"order {order_id} is {ctx.status}: nothing to allocate", status=ctx.status)
