@@ -28,6 +28,7 @@ from legato.bootstrap import Runtime
 from legato.domain.errors import IllegalTransition
 from legato.store import fulfilment as fs
 from legato.store import stock
+from legato.store.allocation import allocate_order, in_transaction
 from legato.store.db import write_lock
 from legato.store.fulfilment_cancel import SqlFulfilment
 from legato.store.inventory_tables import (
@@ -306,3 +307,19 @@ def test_cancelled_lines_leave_their_fo_and_an_fo_left_empty_is_cancelled(
     assert fos(runtime, oid)[0].status == "cancelled"
     assert level(runtime, "WH-LDN", "TEA-100") == (Decimal(10), Decimal(0))
     assert_ledger_balanced(runtime)
+
+
+def test_fulfilment_orders_created_by_many_at_once_are_created_once(
+    runtime: Runtime, client: Any, wh: dict[str, str]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    oid = order(client, wh, ("TEA-100", 2), ("POT-300", 1))  # a warehouse leg and a dropship leg
+    in_transaction(runtime.engine, lambda c: allocate_order(c, oid, at=now(), actor=ACTOR))
+
+    def create(_: int) -> list[int]:
+        return in_transaction(runtime.engine, lambda c: fs.create_for_order(c, oid, at=now(), actor=ACTOR))
+
+    with ThreadPoolExecutor(6) as pool:
+        made = [fo for ids in pool.map(create, range(6)) for fo in ids]
+    assert len(made) == 2 and sorted(made) == sorted(f.id for f in fos(runtime, oid))

@@ -76,10 +76,14 @@ def create_for_order(conn: Connection, order_id: int, *, at: datetime, actor: st
     """Group the order's allocations that are in no FO yet into fulfilment orders, one per
     location (a supplier's = one dropship FO; a click & collect order's = a pickup FO), link the
     allocations, emit ``fulfilment.created`` for each; returns the new FO ids ([] when nothing
-    is left to group)."""
+    is left to group). The order's row is locked first, so two at once never split the same
+    allocations twice (nor take the same leg number)."""
     order = conn.execute(
-        select(t.orders.c.channel_id, t.orders.c.priority, t.orders.c.shipping_address).where(
-            t.orders.c.id == order_id
+        _locked(
+            conn,
+            select(t.orders.c.channel_id, t.orders.c.priority, t.orders.c.shipping_address).where(
+                t.orders.c.id == order_id
+            ),
         )
     ).first()
     if order is None:
