@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from api_helpers import outbox_rows
+from api_helpers import key_headers, outbox_rows
 from fulfilment_helpers import fos, level, order, order_row, stocked
 from sqlalchemy import select
 from tests.conftest import make_settings
@@ -79,8 +79,9 @@ def test_the_documented_workflow_sends_the_dropship_leg_and_the_supplier_answers
     assert [r.state for r in runs] == ["done"]
 
     url = f"/api/v1/fulfilment-orders/{number}/events"
+    acme = key_headers(runtime, "acme", "fulfilment:write")  # the supplier's own key, as documented
     confirm = {"status": "released", "event_id": "acme-confirm-7781", "external_ref": "ACME-555"}
-    assert client.post(url, json=confirm, headers=shop).json()["applied"] is True
+    assert client.post(url, json=confirm, headers=acme).json()["applied"] is True
     assert order_row(runtime, oid).status == "processing"
     parcel = {
         "carrier": "UPS",
@@ -88,8 +89,11 @@ def test_the_documented_workflow_sends_the_dropship_leg_and_the_supplier_answers
         "url": "https://ups.example/1Z999AA10123456784",
     }
     notice = {"status": "dispatched", "event_id": "acme-ship-7781", "tracking": [parcel]}
-    assert client.post(url, json=notice, headers=shop).json()["status"] == "dispatched"
-    assert client.post(url, json=notice, headers=shop).json()["duplicate"] is True  # re-sent: harmless
+    assert client.post(url, json=notice, headers=acme).json()["status"] == "dispatched"
+    assert client.post(url, json=notice, headers=acme).json()["duplicate"] is True  # re-sent: harmless
+    # the supplier's key moves its legs, never the orders themselves
+    denied = client.post(f"/api/v1/orders/{oid}/transitions", json={"to": "cancelled"}, headers=acme)
+    assert denied.status_code == 403
     got = client.get(url.removesuffix("/events"), headers=shop).json()
     assert (got["status"], got["external_ref"], got["tracking"]) == ("dispatched", "ACME-555", [parcel])
     assert order_row(runtime, oid).fulfilment_status == "partially_fulfilled"  # the warehouse leg waits

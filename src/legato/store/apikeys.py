@@ -26,6 +26,8 @@ SCOPES = {
     "catalog:write": "create and change products, accounts and pricelists",
     "workflows:write": "create, change, enable and disable workflows (implies orders:read)",
     "approver": "accept or reject approval requests (implies orders:read)",
+    "fulfilment:write": "a warehouse, 3PL or supplier: post fulfilment orders' events, hold, release and "
+    "cancel them; receive, adjust and return stock (implies orders:read)",
     "admin": "everything, including channels (with their secrets)",
 }
 IMPLIES = {
@@ -34,6 +36,7 @@ IMPLIES = {
     "catalog:write": {"orders:read"},
     "workflows:write": {"orders:read"},
     "approver": {"orders:read"},
+    "fulfilment:write": {"orders:read"},
 }
 
 

@@ -2,7 +2,9 @@
 its allocations, and take the warehouse's or supplier's status events (JSON, one FO; or a CSV
 feed, one event a row), holds, releases and cancellations.
 
-Reading needs ``orders:read``; everything else ``orders:write``. An event with an ``event_id``
+Reading needs ``orders:read``; creating an order's FOs ``orders:write``; the events, holds,
+releases and cancellations ``fulfilment:write`` (the scope of a warehouse's, 3PL's or supplier's
+key: it cannot create or move orders). An event with an ``event_id``
 applies once: the same id again answers what it did the first time and changes nothing.
 """
 
@@ -215,7 +217,7 @@ def _write(rt: Runtime, ref: str, apply: Any) -> dict[str, Any]:
 def post_event(
     body: EventIn,
     fo: str = FoRef,
-    key: ApiKey = Depends(require("orders:write")),
+    key: ApiKey = Depends(require("fulfilment:write")),
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
     """The warehouse's or supplier's status for one FO. 409 when the FO cannot move there (a
@@ -231,7 +233,7 @@ def post_event(
 def hold(
     body: ReasonIn,
     fo: str = FoRef,
-    key: ApiKey = Depends(require("orders:write")),
+    key: ApiKey = Depends(require("fulfilment:write")),
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
     """Hold an FO before dispatch (created, released, picking or packed)."""
@@ -243,7 +245,7 @@ def hold(
 def release(
     body: ReasonIn,
     fo: str = FoRef,
-    key: ApiKey = Depends(require("orders:write")),
+    key: ApiKey = Depends(require("fulfilment:write")),
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
     """Release a held FO back to the status it was held from."""
@@ -256,7 +258,7 @@ def release(
 def cancel(
     body: ReasonIn,
     fo: str = FoRef,
-    key: ApiKey = Depends(require("orders:write")),
+    key: ApiKey = Depends(require("fulfilment:write")),
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
     """Cancel an FO that has not been dispatched; its reserved stock is released."""
@@ -280,7 +282,7 @@ _CSV_BODY = {
 @router.post("/fulfilment-orders/events", response_model=FeedResult, openapi_extra={"requestBody": _CSV_BODY},
              responses={415: {"description": "not text/csv"}})  # fmt: skip
 async def post_event_feed(
-    request: Request, key: ApiKey = Depends(require("orders:write")), rt: Runtime = Depends(runtime)
+    request: Request, key: ApiKey = Depends(require("fulfilment:write")), rt: Runtime = Depends(runtime)
 ) -> dict[str, Any]:
     """A warehouse's status feed as CSV: each valid row applies (in its own transaction, once per
     event_id); a bad row is refused with its row and column, and the others still apply."""

@@ -31,7 +31,8 @@ from legato.store.stock_import import COLUMNS, import_stock
 
 router = APIRouter(prefix="/api/v1", tags=["inventory"])
 READ = require("orders:read")
-WRITE = require("catalog:write")
+WRITE = require("catalog:write")  # locations and supplier items: master data
+STOCK = require("fulfilment:write")  # stock changes: what a warehouse posts
 
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 SKU = r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$"
@@ -364,7 +365,7 @@ def stock_movements(
 
 @router.post("/stock/receipts", response_model=StockChangeOut, status_code=201)
 def receive(
-    body: ReceiptIn, request: Request, key: ApiKey = Depends(WRITE), rt: Runtime = Depends(runtime)
+    body: ReceiptIn, request: Request, key: ApiKey = Depends(STOCK), rt: Runtime = Depends(runtime)
 ) -> dict[str, Any]:
     """Goods in at a location; waiting backorders of the SKU are filled from them at once."""
     done = stock.receive(
@@ -376,7 +377,7 @@ def receive(
 
 @router.post("/stock/adjustments", response_model=StockChangeOut, status_code=201)
 def adjust(
-    body: AdjustmentIn, request: Request, key: ApiKey = Depends(WRITE), rt: Runtime = Depends(runtime)
+    body: AdjustmentIn, request: Request, key: ApiKey = Depends(STOCK), rt: Runtime = Depends(runtime)
 ) -> dict[str, Any]:
     """A signed correction with its reason; on hand never goes below what is reserved (409)."""
     done = stock.adjust(
@@ -388,7 +389,7 @@ def adjust(
 
 @router.post("/stock/returns", response_model=StockChangeOut, status_code=201)
 def return_stock(
-    body: ReturnIn, request: Request, key: ApiKey = Depends(WRITE), rt: Runtime = Depends(runtime)
+    body: ReturnIn, request: Request, key: ApiKey = Depends(STOCK), rt: Runtime = Depends(runtime)
 ) -> dict[str, Any]:
     """Returned units back into stock at a location."""
     done = stock.return_stock(
@@ -412,7 +413,7 @@ _CSV_BODY = {
 async def import_file(
     request: Request,
     mode: Literal["receive", "set"] = Query("receive", description="receive: receipts; set: counts"),
-    key: ApiKey = Depends(WRITE),
+    key: ApiKey = Depends(STOCK),
     rt: Runtime = Depends(runtime),
 ) -> dict[str, Any]:
     """The stock file: all rows or none; 422 names each bad row and column."""
