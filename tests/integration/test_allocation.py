@@ -296,3 +296,33 @@ def test_the_allocation_api(client: TestClient, admin: dict[str, str], runtime: 
     assert client.get("/api/v1/backorders", params={"sku": "B"}, headers=admin).json()["items"] == []
     assert client.get("/api/v1/orders/999999/allocations", headers=admin).status_code == 404
     assert client.post("/api/v1/orders/999999/allocate", headers=admin).status_code == 404
+
+
+def test_a_change_postgresql_aborts_to_break_a_deadlock_answers_503_and_retry(runtime: Runtime) -> None:
+    """When PostgreSQL picks a request's transaction as a deadlock's victim (SQLSTATE 40P01) and
+    nothing retried it, the API says "send it again" (503, Retry-After), not "internal error"."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: no transaction is a deadlock's victim")
+    from fastapi import FastAPI
+
+    from legato.api.problems import install
+
+    app = FastAPI()
+    install(app)
+
+    @app.post("/change")
+    def change() -> None:
+        with runtime.engine.begin() as conn:  # PostgreSQL itself aborts it, as a deadlock victim
+            conn.execute(text("DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$"))
+
+    @app.post("/broken")
+    def broken() -> None:
+        with runtime.engine.begin() as conn:
+            conn.execute(text("SELECT * FROM no_such_table"))
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.post("/change")
+        assert (r.status_code, r.headers["retry-after"], r.json()["code"]) == (503, "1", "retry")
+        assert "nothing was written" in r.json()["detail"]
+        other = c.post("/broken")  # any other database error stays an internal error
+        assert (other.status_code, other.json()["code"]) == (500, "internal")

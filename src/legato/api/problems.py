@@ -13,10 +13,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from legato.api.context import request_id
 from legato.domain.errors import FieldIssue, LegatoError
+from legato.store.db import is_retryable
 
 PROBLEM_JSON = "application/problem+json"
 _UNPARSEABLE = "There was an error parsing the body"  # FastAPI's words for a body it cannot decode
@@ -164,6 +166,20 @@ def install(app: FastAPI) -> None:
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if is_retryable(exc):  # PostgreSQL chose this change as a deadlock's victim: nothing was written
+            return problem(
+                503,
+                "retry",
+                "Try again",
+                "the database stopped this change to break a deadlock with another one; nothing was "
+                "written: send it again",
+                instance=request.url.path,
+                headers={"Retry-After": "1"},
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

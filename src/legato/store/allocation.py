@@ -41,7 +41,7 @@ from legato.domain.inventory.ledger import Level
 from legato.domain.inventory.strategies import DEFAULT, check_strategy, get_strategy
 from legato.domain.lifecycle import FINAL_STATUSES
 from legato.store import tables as t
-from legato.store.db import write_lock
+from legato.store.db import is_retryable, write_lock
 from legato.store.inventory import Key, lock_skus, move
 from legato.store.inventory_tables import allocations, backorders, locations, stock_layers, supplier_items
 from legato.store.repositories import SqlOutbox
@@ -94,15 +94,6 @@ def in_transaction(engine: Engine, fn: Callable[[Connection], T], *, attempts: i
                 raise
             time.sleep(random.uniform(0, 0.005 * 2**attempt))
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def is_retryable(exc: DBAPIError) -> bool:
-    """A deadlock or a serialization failure: the transaction may succeed when run again."""
-    try:
-        from psycopg import errors as pg
-    except ImportError:  # pragma: no cover - psycopg is installed with the PostgreSQL extra
-        return False
-    return isinstance(exc.orig, pg.DeadlockDetected | pg.SerializationFailure)
 
 
 # --- reads -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 #: Execution option that marks a connection read-only: on SQLite it begins DEFERRED,
 #: so readers never queue behind writers (WAL lets them read a consistent snapshot).
@@ -93,3 +94,13 @@ def recording_statements(engine: Engine) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", listen)
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    """A deadlock or a serialization failure (PostgreSQL): nothing was written, and the same
+    transaction may succeed when run again."""
+    try:
+        from psycopg import errors as pg
+    except ImportError:  # pragma: no cover - psycopg is installed with the PostgreSQL extra
+        return False
+    return isinstance(exc.orig, pg.DeadlockDetected | pg.SerializationFailure)
