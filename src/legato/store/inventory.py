@@ -33,14 +33,23 @@ def _for_update(conn: Connection) -> bool:
 
 def lock_levels(conn: Connection, keys: Iterable[Key]) -> dict[Key, Level]:
     """The levels of these (location, SKU) pairs, locked for this transaction; a pair with no
-    row yet is created at zero first, so it can be locked too."""
+    row yet is created at zero, then locked too. One statement when every row exists (the
+    usual case: every ``move`` calls this)."""
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    _ensure_rows(conn, wanted)
+    found = _select_locked(conn, wanted)
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        _create_rows(conn, missing)
+        found.update(_select_locked(conn, missing))
+    return found
+
+
+def _select_locked(conn: Connection, keys: list[Key]) -> dict[Key, Level]:
     q = (
         select(*_LEVEL)
-        .where(tuple_(stock_levels.c.location_id, stock_levels.c.sku).in_(wanted))
+        .where(tuple_(stock_levels.c.location_id, stock_levels.c.sku).in_(keys))
         .order_by(stock_levels.c.location_id, stock_levels.c.sku)
     )
     if _for_update(conn):
@@ -63,25 +72,15 @@ def lock_skus(conn: Connection, skus: Iterable[str]) -> dict[Key, Level]:
     return {(r.location_id, r.sku): Level(r.on_hand, r.reserved) for r in conn.execute(q)}
 
 
-def _ensure_rows(conn: Connection, keys: list[Key]) -> None:
+def _create_rows(conn: Connection, keys: list[Key]) -> None:
+    """Zero levels for these pairs; a pair another transaction created meanwhile is left as it is."""
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     now = datetime.now().astimezone()
-    # only the missing ones: most calls find every row already there and insert nothing
-    have = {
-        (r.location_id, r.sku)
-        for r in conn.execute(
-            select(stock_levels.c.location_id, stock_levels.c.sku).where(
-                tuple_(stock_levels.c.location_id, stock_levels.c.sku).in_(keys)
-            )
-        )
-    }
-    missing = [k for k in keys if k not in have]
-    if missing:
-        rows = [
-            {"location_id": loc, "sku": sku, "on_hand": ZERO, "reserved": ZERO, "updated_at": now}
-            for loc, sku in missing
-        ]
-        conn.execute(insert(stock_levels).values(rows).on_conflict_do_nothing())
+    rows = [
+        {"location_id": loc, "sku": sku, "on_hand": ZERO, "reserved": ZERO, "updated_at": now}
+        for loc, sku in keys
+    ]
+    conn.execute(insert(stock_levels).values(rows).on_conflict_do_nothing())
 
 
 def move(

@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
-from legato.domain.errors import FieldIssue, ValidationFailed
+from legato.domain.errors import IssueCollector
 
 ZERO = Decimal(0)
 
@@ -210,32 +210,28 @@ def greedy(
     return picks
 
 
-class Issues:
-    def __init__(self) -> None:
-        self.items: list[FieldIssue] = []
+def known_params(out: IssueCollector, params: Mapping[str, Any], keys: Sequence[str], path: str) -> None:
+    """Report params that are not an object, and every key a strategy does not take."""
+    if not isinstance(params, Mapping):
+        out.add(path, "params must be an object", "invalid", params)
+        return
+    for k in params:
+        if k not in keys:
+            allowed = ", ".join(keys) if keys else "none"
+            out.add(f"{path}.{k}", f"unknown parameter {k!r}; allowed: {allowed}", "unknown", k)
 
-    def add(self, path: str, message: str, code: str = "invalid", value: Any = None) -> None:
-        self.items.append(FieldIssue(path, message, code, value))
 
-    def known(self, params: Mapping[str, Any], keys: Sequence[str], path: str) -> None:
-        if not isinstance(params, Mapping):
-            self.add(path, "params must be an object", "invalid", params)
-            return
-        for k in params:
-            if k not in keys:
-                allowed = ", ".join(keys) if keys else "none"
-                self.add(f"{path}.{k}", f"unknown parameter {k!r}; allowed: {allowed}", "unknown", k)
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ValidationFailed(self.items[0].message, issues=list(self.items))
+def no_params(params: Mapping[str, Any], path: str) -> None:
+    """The ``check`` of a strategy that takes no parameters."""
+    out = IssueCollector()
+    known_params(out, params, (), path)
+    out.raise_if_any()
 
 
 __all__ = [
     "ZERO",
     "Candidate",
     "Destination",
-    "Issues",
     "Need",
     "Pick",
     "Site",
@@ -247,5 +243,7 @@ __all__ = [
     "coordinates",
     "destination",
     "greedy",
+    "known_params",
+    "no_params",
     "serves",
 ]

@@ -8,16 +8,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from legato.domain.inventory.allocation import Candidate, Issues, Need, Pick, Stock, greedy
+from legato.domain.inventory.allocation import Candidate, Need, Pick, Stock, greedy, no_params
 
 
 class Fifo:
     name: ClassVar[str] = "fifo"
 
     def check(self, params: Mapping[str, Any], path: str) -> None:
-        out = Issues()
-        out.known(params, (), path)
-        out.raise_if_any()
+        no_params(params, path)
 
     def plan(
         self,

@@ -11,13 +11,13 @@ from typing import Any, ClassVar
 
 from legato.domain.inventory.allocation import (
     Candidate,
-    Issues,
     Need,
     Pick,
     Stock,
     by_priority,
     coordinates,
     greedy,
+    no_params,
 )
 
 EARTH_RADIUS_KM = 6371.0088
@@ -35,9 +35,7 @@ class Nearest:
     name: ClassVar[str] = "nearest"
 
     def check(self, params: Mapping[str, Any], path: str) -> None:
-        out = Issues()
-        out.known(params, (), path)
-        out.raise_if_any()
+        no_params(params, path)
 
     def plan(
         self,

@@ -6,16 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from legato.domain.inventory.allocation import Candidate, Issues, Need, Pick, Stock, by_priority, greedy
+from legato.domain.inventory.allocation import Candidate, Need, Pick, Stock, by_priority, greedy, no_params
 
 
 class Priority:
     name: ClassVar[str] = "priority"
 
     def check(self, params: Mapping[str, Any], path: str) -> None:
-        out = Issues()
-        out.known(params, (), path)
-        out.raise_if_any()
+        no_params(params, path)
 
     def plan(
         self,

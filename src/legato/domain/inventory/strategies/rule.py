@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from legato.domain.inventory.allocation import Candidate, Issues, Need, Pick, Stock, greedy
+from legato.domain.errors import IssueCollector
+from legato.domain.inventory.allocation import Candidate, Need, Pick, Stock, greedy, known_params
 
 
 def _target(n: Need, params: Mapping[str, Any]) -> str | None:
@@ -38,8 +39,10 @@ class Rule:
     def check(self, params: Mapping[str, Any], path: str) -> None:
         from legato.domain.inventory.strategies import REGISTRY, get_strategy
 
-        out = Issues()
-        out.known(params, ("categories", "tags", "fallback", "fallback_params"), path)
+        out = IssueCollector()
+        known_params(out, params, ("categories", "tags", "fallback", "fallback_params"), path)
+        if not isinstance(params, Mapping):
+            out.raise_if_any()
         for key in ("categories", "tags"):
             value = params.get(key)
             if value is None:

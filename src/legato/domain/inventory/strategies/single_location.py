@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 from legato.domain.inventory.allocation import (
     ZERO,
     Candidate,
-    Issues,
     Need,
     Pick,
     Stock,
     by_priority,
     greedy,
+    no_params,
 )
 
 
@@ -36,9 +36,7 @@ class SingleLocation:
     name: ClassVar[str] = "single_location"
 
     def check(self, params: Mapping[str, Any], path: str) -> None:
-        out = Issues()
-        out.known(params, (), path)
-        out.raise_if_any()
+        no_params(params, path)
 
     def plan(
         self,
